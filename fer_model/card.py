@@ -1,0 +1,113 @@
+"""The model card (README.md of a saved model): a Jinja template filled from the model's config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MODEL_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# Inception-ResNet-V2 for facial emotion recognition
+
+A PyTorch Inception-ResNet-V2 ([Szegedy, Ioffe, Vanhoucke 2016]({{ paper_url }})) that classifies a face crop
+into {{ num_classes }} classes: {{ labels_text }}.
+
+## Architecture
+
+| stage | block | repeats | output (at 299 px) |
+|---|---|---|---|
+| stem | conv/pool stem | 1 | 192 x 35 x 35 |
+| Mixed-5b | Inception-A | 1 | 320 x 35 x 35 |
+| Inception-ResNet-A | Block35, residual x 0.17 | {{ repeats[0] }} | 320 x 35 x 35 |
+| Reduction-A | Mixed-6a | 1 | 1088 x 17 x 17 |
+| Inception-ResNet-B | Block17, residual x 0.10 | {{ repeats[1] }} | 1088 x 17 x 17 |
+| Reduction-B | Mixed-7a | 1 | 2080 x 8 x 8 |
+| Inception-ResNet-C | Block8, residual x 0.20 (last: x 1.0, no ReLU) | {{ repeats[2] }} | 2080 x 8 x 8 |
+| head | 1x1 conv 1536, average pool, dropout {{ drop_rate }}, linear | 1 | {{ num_classes }} |
+
+## Input
+
+- {{ in_chans }} x {{ image_size }} x {{ image_size }} (any size >= 75 px works); faces are converted to grayscale and
+  replicated to 3 channels, resized, scaled to [0, 1] and normalised with mean {{ mean }} and std {{ std }}.
+- The `fer_model` package does this for you, and finds the faces first (OpenCV detector) when given a photo.
+
+## Training
+
+{{ training_text }}
+
+## Evaluation
+
+{{ metrics_text }}
+
+## How to use
+
+```python
+from fer_model import EmotionRecognizer
+
+recognizer = EmotionRecognizer.from_pretrained("PATH_OR_REPO_ID")
+for face in recognizer.predict("photo.jpg").faces:
+    print(face.box, face.label, face.probabilities)
+```
+
+or `python -m fer_model predict photo.jpg --model PATH_OR_REPO_ID --json`.
+
+## Intended use and limitations
+
+- For demos, research and teaching about facial expression recognition. **Not for decisions about people**
+  (hiring, policing, health, education, credit): a facial expression is not an emotion, and the model reads
+  expressions only.
+- Trained on FER2013: small 48x48 grayscale web images, labelled by crowd workers (human accuracy is about 65 %),
+  skewed toward some ages, ethnicities and posed expressions; "disgust" has very few examples. Expect lower accuracy
+  on faces, lighting, poses and cultures unlike FER2013's, and check accuracy on your own population before use.
+- Face detection can miss small, turned or occluded faces; the whole image is then classified and the result says so.
+"""
+
+
+def _training_text(training: dict[str, Any] | None) -> str:
+    """Markdown for the training section: the recipe as a key/value list, or a plain 'untrained' warning."""
+    if not training:
+        return "**Untrained**: these weights are randomly initialised; predictions are meaningless."
+    return "\n".join(f"- {key}: {value}" for key, value in training.items())
+
+
+def _metrics_text(metrics: dict[str, Any] | None, labels: list[str]) -> str:
+    """Markdown for the evaluation section: headline figures and a per-class table."""
+    if not metrics:
+        return "No evaluation yet."
+    lines = [
+        f"On {metrics.get('dataset', 'the validation set')} ({metrics.get('num_images', '?')} images"
+        f"{', ' + metrics['tta'] + ' test-time augmentation' if metrics.get('tta') else ''}):",
+        "",
+        f"- accuracy: **{metrics['accuracy']:.4f}**",
+        f"- macro-F1: **{metrics['macro_f1']:.4f}**",
+    ]
+    per_class = metrics.get("per_class")
+    if per_class:
+        lines += ["", "| class | precision | recall | F1 | images |", "|---|---|---|---|---|"]
+        for label in labels:
+            row = per_class.get(label, {})
+            lines.append(
+                f"| {label} | {row.get('precision', 0):.3f} | {row.get('recall', 0):.3f} | "
+                f"{row.get('f1', 0):.3f} | {row.get('support', 0)} |"
+            )
+    if metrics.get("confusion_matrix_png"):
+        lines += ["", f"![confusion matrix]({metrics['confusion_matrix_png']})"]
+    return "\n".join(lines)
+
+
+def model_card_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """Template variables for MODEL_CARD_TEMPLATE from a model config (``config.json`` contents)."""
+    labels = list(config.get("labels") or [])
+    return {
+        "num_classes": config.get("num_classes", len(labels)),
+        "labels_text": ", ".join(labels),
+        "repeats": list(config.get("block_repeats", (10, 20, 10))),
+        "drop_rate": config.get("drop_rate", 0.0),
+        "in_chans": config.get("in_chans", 3),
+        "image_size": config.get("image_size", 299),
+        "mean": list(config.get("mean", ())),
+        "std": list(config.get("std", ())),
+        "training_text": _training_text(config.get("training")),
+        "metrics_text": _metrics_text(config.get("metrics"), labels),
+    }

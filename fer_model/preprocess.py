@@ -1,0 +1,54 @@
+"""The one definition of how a face crop becomes a model input, shared by training, prediction and the app."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torchvision.transforms import v2
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Training-time augmentations known to help on FER2013; each can be switched off."""
+
+    random_crop: bool = True  # RandomResizedCrop over 80-100 % of the face
+    hflip: bool = True
+    rotation_deg: float = 10.0
+    random_erasing: float = 0.25  # probability; 0 disables
+
+
+def eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
+    """PIL/ndarray/tensor face crop -> normalised float tensor 3xSxS (grayscale replicated, as in training)."""
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Grayscale(num_output_channels=3),
+            v2.Resize((image_size, image_size), antialias=True),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean=list(mean), std=list(std)),
+        ]
+    )
+
+
+def train_transform(
+    image_size: int, mean: Sequence[float], std: Sequence[float], augment: Augmentation | None = None
+) -> v2.Compose:
+    """The eval transform with the chosen augmentations around its resize; ``augment=None`` is the plain reference."""
+    if augment is None:
+        return eval_transform(image_size, mean, std)
+    resize: v2.Transform = (
+        v2.RandomResizedCrop((image_size, image_size), scale=(0.8, 1.0), ratio=(0.9, 1.1), antialias=True)
+        if augment.random_crop
+        else v2.Resize((image_size, image_size), antialias=True)
+    )
+    steps: list[v2.Transform] = [v2.ToImage(), v2.Grayscale(num_output_channels=3), resize]
+    if augment.hflip:
+        steps.append(v2.RandomHorizontalFlip())
+    if augment.rotation_deg > 0:
+        steps.append(v2.RandomRotation(augment.rotation_deg))
+    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=list(mean), std=list(std))]
+    if augment.random_erasing > 0:
+        steps.append(v2.RandomErasing(p=augment.random_erasing, scale=(0.02, 0.2)))
+    return v2.Compose(steps)

@@ -1,0 +1,1 @@
+"""train: turns a folder of face images into a trained, evaluated, publishable InceptionResNetV2."""

@@ -1,0 +1,356 @@
+"""The training loop: epochs of train + validate, per-epoch weights, resumable checkpoints and TensorBoard logs."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from prefetch_generator import BackgroundGenerator
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from fer_model import InceptionResNetV2
+from fer_model.preprocess import Augmentation, eval_transform, train_transform
+
+from .checkpoint import (
+    BEST_FILE,
+    EPOCHS_DIR,
+    RESUME_FILE,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    save_weights,
+    set_rng_state,
+    write_json,
+)
+from .data import DataError, FaceDataset, find_splits, load_split
+from .metrics import classification_report, confusion_figure, score
+from .runtime import autocast, init_distributed, pick_device, resolve_amp
+
+log = logging.getLogger(__name__)
+HISTORY_FILE = "history.json"
+
+
+@dataclass
+class TrainConfig:
+    """Every training option; the CLI's defaults reproduce the reference recipe (Adam amsgrad + plateau)."""
+
+    data: Path
+    val_data: Path | None = None
+    output_dir: Path = Path(".")
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"  # adam (amsgrad), adamw, sgd (Nesterov momentum 0.9)
+    scheduler: str = "plateau"  # plateau on the validation loss, or cosine (per step, with warm-up)
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    class_weighting: bool = False
+    image_size: int = 299
+    block_repeats: tuple[int, int, int] = (10, 20, 10)
+    drop_rate: float = 0.2
+    augment: Augmentation | None = field(default_factory=Augmentation)
+    tta: str = "none"  # validation-time augmentation: none or flip
+    device: str = "auto"
+    amp: str = "auto"
+    num_workers: int = 0
+    seed: int | None = None
+    resume: bool = False
+    skip_bad: bool = False
+    log_every_steps: int = 20
+    stop_after_steps: int | None = None  # end the run after this many steps (throughput checks and tests)
+
+
+class _History:
+    """Per-epoch numbers kept next to the checkpoints (history.json), so curves can be read without TensorBoard."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def add(self, path: Path, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        write_json(path, self.rows)
+
+
+def _build_loaders(
+    config: TrainConfig, model: InceptionResNetV2, rank: int, world_size: int
+) -> tuple[FaceDataset, FaceDataset, DataLoader, DataLoader]:
+    """Datasets (decoded once) and loaders; training is sharded across ranks, validation is not."""
+    splits = find_splits(config.data, config.val_data)
+    if splits.validation is None:
+        raise DataError(f"{config.data}: no validation split (validation/, val/ or test/); pass --val-data DIR")
+    train_set = load_split(splits.train, "train", model.labels, config.skip_bad)
+    val_set = load_split(splits.validation, "validation", model.labels, config.skip_bad)
+    missing = [label for label, count in zip(model.labels, train_set.class_counts()) if count == 0]
+    if missing:
+        raise DataError(f"{splits.train}: no images of class(es) {', '.join(missing)}; every label needs examples")
+    train_set.transform = train_transform(model.image_size, model.mean, model.std, config.augment)
+    val_set.transform = eval_transform(model.image_size, model.mean, model.std)
+    sampler = DistributedSampler(train_set, world_size, rank, seed=config.seed or 0) if world_size > 1 else None
+    on_cuda = torch.cuda.is_available() and config.device != "cpu"
+    common = {"num_workers": config.num_workers, "pin_memory": on_cuda, "persistent_workers": config.num_workers > 0}
+    train_loader = DataLoader(
+        train_set, config.batch_size, sampler=sampler or RandomSampler(train_set), drop_last=True, **common
+    )
+    val_loader = DataLoader(val_set, config.batch_size * 2, shuffle=False, **common)
+    return train_set, val_set, train_loader, val_loader
+
+
+def _build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """Adam with amsgrad (the reference), AdamW, or SGD with Nesterov momentum."""
+    params = model.parameters()
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, amsgrad=True)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+    raise ValueError(f"--optimizer: unknown {config.optimizer!r}; expected adam, adamw or sgd")
+
+
+def _build_scheduler(
+    config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """The reference ReduceLROnPlateau (stepped per epoch on val loss) or warm-up + cosine (stepped per batch)."""
+    if config.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.2, threshold=0.01, patience=5
+        )
+    if config.scheduler == "cosine":
+        total = max(config.epochs * steps_per_epoch, 1)
+        warmup = int(config.warmup_epochs * steps_per_epoch)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(step - warmup, total - warmup) / max(total - warmup, 1)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    raise ValueError(f"--scheduler: unknown {config.scheduler!r}; expected plateau or cosine")
+
+
+def _class_weights(train_set: FaceDataset) -> torch.Tensor:
+    """Inverse-frequency weights normalised to mean 1, so rare classes (disgust) count more in the loss."""
+    counts = torch.tensor(train_set.class_counts(), dtype=torch.float32).clamp(min=1)
+    weights = counts.sum() / (len(counts) * counts)
+    return weights / weights.mean()
+
+
+def _recipe(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset) -> dict[str, Any]:
+    """The training recipe as it goes into config.json and the model card."""
+    return {
+        "train_data": f"{train_set.source} ({len(train_set)} images)",
+        "validation_data": f"{val_set.source} ({len(val_set)} images)",
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "optimizer": config.optimizer + (" (amsgrad)" if config.optimizer == "adam" else ""),
+        "lr": config.lr,
+        "weight_decay": config.weight_decay,
+        "scheduler": config.scheduler,
+        "label_smoothing": config.label_smoothing,
+        "class_weighting": config.class_weighting,
+        "augmentation": asdict(config.augment) if config.augment else "none",
+        "image_size": config.image_size,
+        "amp": config.amp,
+        "seed": config.seed,
+    }
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Train, validate each epoch, checkpoint, and return the summary (best epoch and its validation figures)."""
+    rank, world_size = init_distributed(config.device)
+    is_main = rank == 0
+    device = pick_device(config.device)
+    amp = resolve_amp(config.amp, device)
+    if config.seed is not None:
+        torch.manual_seed(config.seed + rank)
+        np.random.seed(config.seed + rank)
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    epochs_dir = config.output_dir / EPOCHS_DIR
+    resume_state = load_checkpoint(epochs_dir / RESUME_FILE) if config.resume else None
+    model = InceptionResNetV2(
+        image_size=config.image_size, block_repeats=config.block_repeats, drop_rate=config.drop_rate
+    )
+    train_set, val_set, train_loader, val_loader = _build_loaders(config, model, rank, world_size)
+    model.training_info = _recipe(config, train_set, val_set)
+    model_config = {**model._hub_mixin_config, "training": model.training_info}
+    model.to(device).to(memory_format=torch.channels_last)
+    net: nn.Module = DistributedDataParallel(model) if world_size > 1 else model
+
+    steps_per_epoch = len(train_loader)
+    optimizer = _build_optimizer(config, model)
+    scheduler = _build_scheduler(config, optimizer, steps_per_epoch)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+    weights = _class_weights(train_set).to(device) if config.class_weighting else None
+    criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+
+    start_epoch, global_step, best = 1, 0, {"epoch": 0, "val_accuracy": -1.0}
+    run_name = time.strftime("%Y%m%d-%H%M%S")
+    history = _History([])
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model"])
+        optimizer.load_state_dict(resume_state["optimizer"])
+        scheduler.load_state_dict(resume_state["scheduler"])
+        scaler.load_state_dict(resume_state["scaler"])
+        set_rng_state(resume_state["rng"][rank] if rank < len(resume_state["rng"]) else resume_state["rng"][0])
+        start_epoch, global_step = resume_state["epoch"] + 1, resume_state["global_step"]
+        best, run_name, history = resume_state["best"], resume_state["run_name"], _History(resume_state["history"])
+        if is_main:
+            log.info("resumed from %s at epoch %d (step %d)", epochs_dir / RESUME_FILE, start_epoch, global_step)
+
+    writer = SummaryWriter(str(config.output_dir / "runs" / run_name), purge_step=global_step) if is_main else None
+    if is_main:
+        log.info(
+            "train %d images, validation %d, %d steps/epoch, device %s, amp %s, world size %d",
+            len(train_set), len(val_set), steps_per_epoch, device, amp, world_size,
+        )
+
+    for epoch in range(start_epoch, config.epochs + 1):
+        if isinstance(train_loader.sampler, DistributedSampler):
+            train_loader.sampler.set_epoch(epoch)
+        net.train()
+        seen, correct, loss_sum, started = 0, 0, 0.0, time.perf_counter()
+        bar = tqdm(
+            BackgroundGenerator(train_loader, max_prefetch=4),
+            total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not is_main,
+            mininterval=5, dynamic_ncols=True,
+        )
+        for images, targets in bar:
+            images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            targets = targets.to(device, non_blocking=True)
+            with autocast(device, amp):
+                logits = net(images)
+                loss = criterion(logits.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            if config.scheduler == "cosine":
+                scheduler.step()
+            global_step += 1
+            batch_correct = (logits.argmax(1) == targets).sum().item()
+            seen, correct, loss_sum = seen + len(targets), correct + batch_correct, loss_sum + loss.item() * len(targets)
+            images_per_s = seen * world_size / (time.perf_counter() - started)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{images_per_s:.0f}")
+            if writer and global_step % config.log_every_steps == 0:
+                writer.add_scalar("train/loss_step", loss.item(), global_step)
+                writer.add_scalar("train/accuracy_step", batch_correct / len(targets), global_step)
+                writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], global_step)
+                writer.add_scalar("train/images_per_s", images_per_s, global_step)
+            if config.stop_after_steps and global_step >= config.stop_after_steps:
+                break
+        bar.close()
+        train_seconds = time.perf_counter() - started
+
+        scores = score(model, val_loader, device, amp, config.tta)
+        report = classification_report(scores.targets, scores.predictions, model.labels)
+        if config.scheduler == "plateau":
+            scheduler.step(scores.loss)
+        row = {
+            "epoch": epoch,
+            "global_step": global_step,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": round(loss_sum / max(seen, 1), 5),
+            "train_accuracy": round(correct / max(seen, 1), 5),
+            "val_loss": round(scores.loss, 5),
+            "val_accuracy": round(report["accuracy"], 5),
+            "val_macro_f1": round(report["macro_f1"], 5),
+            "images_per_s": round(seen * world_size / train_seconds, 1),
+            "epoch_seconds": round(train_seconds, 1),
+        }
+        if is_main:
+            _end_of_epoch(config, model, model_config, writer, history, row, report, best, epochs_dir)
+        if is_main:
+            save_checkpoint(
+                epochs_dir / RESUME_FILE,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "epoch": epoch,
+                    "global_step": global_step,
+                    "best": best,
+                    "run_name": run_name,
+                    "history": history.rows,
+                    "rng": _gather_rng(world_size),
+                },
+            )
+        elif world_size > 1:
+            _gather_rng(world_size)
+        if world_size > 1:
+            dist.barrier()
+        if config.stop_after_steps and global_step >= config.stop_after_steps:
+            break
+
+    summary = {"best_epoch": best["epoch"], "best_val_accuracy": best["val_accuracy"], "epochs": history.rows}
+    if writer:
+        last = history.rows[-1] if history.rows else {}
+        writer.add_hparams(
+            {k: (str(v) if not isinstance(v, (int, float, bool)) else v) for k, v in model.training_info.items()},
+            {"hparam/best_val_accuracy": best["val_accuracy"], "hparam/final_val_loss": last.get("val_loss", 0.0)},
+            run_name=".",
+            global_step=global_step,
+        )
+        writer.close()
+        log.info(
+            "done: best epoch %d, val accuracy %.4f; weights in %s",
+            best["epoch"], best["val_accuracy"], epochs_dir / BEST_FILE,
+        )
+    if world_size > 1:
+        dist.destroy_process_group()
+    return summary
+
+
+def _gather_rng(world_size: int) -> list[dict[str, Any]]:
+    """Every rank's RNG state (rank order), so each rank resumes its own augmentation stream."""
+    if world_size == 1:
+        return [rng_state()]
+    states: list[Any] = [None] * world_size
+    dist.all_gather_object(states, rng_state())
+    return states
+
+
+def _end_of_epoch(
+    config: TrainConfig,
+    model: InceptionResNetV2,
+    model_config: dict[str, Any],
+    writer: SummaryWriter | None,
+    history: _History,
+    row: dict[str, Any],
+    report: dict[str, Any],
+    best: dict[str, Any],
+    epochs_dir: Path,
+) -> None:
+    """Rank 0's epoch bookkeeping: TensorBoard, per-epoch weights, the best weights and history.json."""
+    epoch, step = row["epoch"], row["global_step"]
+    if writer:
+        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1", "lr"):
+            writer.add_scalar(f"epoch/{key}", row[key], step)
+        writer.add_figure("val/confusion_matrix", confusion_figure(np.array(report["confusion_matrix"]), model.labels,
+                                                                   f"epoch {epoch}"), step)
+        writer.flush()
+    info = {"epoch": epoch, "val_accuracy": row["val_accuracy"], "val_macro_f1": row["val_macro_f1"]}
+    save_weights(epochs_dir / f"epoch-{epoch:03d}.safetensors", model.state_dict(), model_config, **info)
+    if row["val_accuracy"] > best["val_accuracy"]:
+        best.update(epoch=epoch, val_accuracy=row["val_accuracy"])
+        save_weights(epochs_dir / BEST_FILE, model.state_dict(), model_config, **info)
+    history.add(config.output_dir / HISTORY_FILE, row)
+    log.info(
+        "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f macro-F1 %.4f | %.0f img/s | best %d (%.4f)",
+        epoch, row["train_loss"], row["train_accuracy"], row["val_loss"], row["val_accuracy"], row["val_macro_f1"],
+        row["images_per_s"], best["epoch"], best["val_accuracy"],
+    )
