@@ -96,7 +96,8 @@ class InceptionResNetV2(
     ) -> None:
         super().__init__()
         if labels is None:
-            labels = EMOTIONS if num_classes == len(EMOTIONS) else [f"class_{i}" for i in range(num_classes)]
+            count = num_classes if isinstance(num_classes, int) else 0  # a bad type is reported by _check_config
+            labels = EMOTIONS if count == len(EMOTIONS) else [f"class_{i}" for i in range(count)]
         _check_config(num_classes, labels, image_size, in_chans, drop_rate, block_repeats, mean, std)
         self.num_classes = num_classes
         self.labels = list(labels)

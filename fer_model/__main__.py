@@ -1,0 +1,89 @@
+"""``python -m fer_model``: predict emotions for images and folders, or export the model to ONNX."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .images import ImageError
+from .model import ModelLoadError
+from .recognizer import EmotionRecognizer
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+
+
+def iter_images(paths: list[Path]) -> Iterator[Path]:
+    """Files as given, and the image files under any folder (recursively, sorted)."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            yield path
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Print one JSON object per image (or write a CSV row per face); exit 1 if any image failed."""
+    recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device)
+    files = list(iter_images(args.paths))
+    rows, failures = [], 0
+    for path in tqdm(files, desc="predict", unit="img", disable=len(files) < 10 or not sys.stderr.isatty()):
+        try:
+            result = {"path": str(path), **recognizer.predict(path).to_dict()}
+        except ImageError as error:
+            failures += 1
+            result = {"path": str(path), "error": str(error)}
+        if args.csv:
+            rows.append(result)
+        elif args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            faces = result.get("faces", [])
+            summary = ", ".join(f"{f['label']} {f['probabilities'][f['label']]:.0%}" for f in faces)
+            print(f"{path}: {result.get('error') or summary}{' (no face detected)' if faces and not result['face_detected'] else ''}")
+    if args.csv:
+        write_csv(args.csv, rows, recognizer.labels)
+    return 1 if failures else 0
+
+
+def write_csv(path: Path, results: list[dict], labels: list[str]) -> None:
+    """One row per face: path, face index, box, label, then a column per class probability."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "face", "x", "y", "width", "height", "label", *labels, "error"])
+        for result in results:
+            for index, face in enumerate(result.get("faces", [])):
+                box = face["box"] or ["", "", "", ""]
+                writer.writerow([result["path"], index, *box, face["label"],
+                                 *(f"{face['probabilities'][label]:.6f}" for label in labels), ""])
+            if "error" in result:
+                writer.writerow([result["path"], "", "", "", "", "", "", *([""] * len(labels)), result["error"]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(prog="python -m fer_model", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser("predict", help="emotions of the faces in images or folders of images")
+    predict.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    predict.add_argument("--model", help="save_pretrained folder or Hub repo id (default: the shipped model)")
+    predict.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    output = predict.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object per image")
+    output.add_argument("--csv", type=Path, metavar="FILE", help="write one row per face to FILE")
+    predict.set_defaults(run=predict_command)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ModelLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Reading user images into RGB uint8 arrays: paths, bytes, PIL images and numpy arrays, with clear errors."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
+MAX_IMAGE_SIDE_PX = 4096  # larger valid photos are downscaled to this before detection
+ACCEPTED_FORMATS = "JPEG, PNG, WebP, BMP, GIF (first frame), TIFF"
+
+ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image; the message says what is wrong and what is accepted."""
+
+
+def _from_pil(image: Image.Image, name: str) -> np.ndarray:
+    """Any PIL mode (palette, RGBA, CMYK, 16-bit, animated) -> RGB uint8, EXIF orientation applied."""
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{name}: {width}x{height} px is too large (limit {MAX_IMAGE_PIXELS:,} pixels)")
+    if width < 1 or height < 1:
+        raise ImageError(f"{name}: empty image ({width}x{height} px)")
+    image.seek(0)  # animated GIF/WebP: the first frame
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        span = array.max() - array.min()
+        array = (array - array.min()) * (255.0 / span) if span > 0 else np.zeros_like(array)
+        image = Image.fromarray(array.astype(np.uint8), "L")
+    elif image.mode == "F":
+        image = Image.fromarray(np.clip(np.nan_to_num(np.asarray(image)), 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return _limit_side(rgb)
+
+
+def _limit_side(rgb: np.ndarray) -> np.ndarray:
+    """Downscale so the longest side is at most MAX_IMAGE_SIDE_PX (detection and crops need no more)."""
+    longest = max(rgb.shape[:2])
+    if longest <= MAX_IMAGE_SIDE_PX:
+        return rgb
+    image = Image.fromarray(rgb)
+    image.thumbnail((MAX_IMAGE_SIDE_PX, MAX_IMAGE_SIDE_PX), Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def _from_array(array: np.ndarray, color: str) -> np.ndarray:
+    """HxW, HxWx1, HxWx3 or HxWx4 array of uint8/uint16/float -> RGB uint8; ``color`` is 'rgb' or 'bgr'."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
+        raise ImageError(f"array of shape {array.shape}: expected HxW, HxWx1, HxWx3 or HxWx4")
+    if array.dtype == np.uint16:
+        array = (array / 257).astype(np.uint8)
+    elif array.dtype.kind == "f":
+        array = np.nan_to_num(array.astype(np.float64))
+        array = (np.clip(array, 0, 1) * 255 if array.max() <= 1.0 else np.clip(array, 0, 255)).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if color == "bgr":
+        array = array[:, :, [2, 1, 0, 3][: array.shape[2]]]
+    if array.shape[2] == 4:
+        return _from_pil(Image.fromarray(np.ascontiguousarray(array), "RGBA"), "array")
+    return _limit_side(np.ascontiguousarray(array))
+
+
+def load_image(source: ImageInput, color: str = "rgb") -> np.ndarray:
+    """Read ``source`` as an RGB uint8 HxWx3 array; ``color`` says how to read a numpy array ('rgb' or 'bgr')."""
+    if isinstance(source, np.ndarray):
+        return _from_array(source, color)
+    if isinstance(source, Image.Image):
+        return _from_pil(source, "image")
+    name = "bytes" if isinstance(source, bytes) else str(source)
+    if not isinstance(source, bytes):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"{name}: no such file")
+        if path.stat().st_size == 0:
+            raise ImageError(f"{name}: empty file; expected an image ({ACCEPTED_FORMATS})")
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            return _from_pil(image, name)
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{name}: too many pixels (limit {MAX_IMAGE_PIXELS:,}); {error}") from error
+    except UnidentifiedImageError as error:
+        raise ImageError(f"{name}: not a readable image; accepted formats: {ACCEPTED_FORMATS}") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"{name}: corrupt or truncated image ({error}); accepted: {ACCEPTED_FORMATS}") from error

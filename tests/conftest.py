@@ -1,0 +1,52 @@
+"""Shared fixtures: small models, synthetic faces built from scikit-image's bundled photos, tiny datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from fer_model import InceptionResNetV2
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TINY_REPEATS = (1, 1, 1)
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> InceptionResNetV2:
+    """A fast 1/1/1-block model at 75 px: the full architecture's every block type, a fraction of the compute."""
+    torch_seed = 0
+    import torch
+
+    torch.manual_seed(torch_seed)
+    return InceptionResNetV2(block_repeats=TINY_REPEATS, image_size=75).eval()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """scikit-image's astronaut photo (public domain, NASA): one clear frontal face at about (175, 76, 91, 91)."""
+    return skimage.data.astronaut()
+
+
+@pytest.fixture
+def astronaut_jpeg(tmp_path: Path, astronaut: np.ndarray) -> Path:
+    path = tmp_path / "astronaut.jpg"
+    Image.fromarray(astronaut).save(path, quality=92)
+    return path
+
+
+def make_face_folder(root: Path, classes: list[str], per_class: int, side: int = 48, seed: int = 0) -> Path:
+    """An ImageFolder tree of small grayscale JPEGs whose brightness pattern depends on the class (learnable)."""
+    rng = np.random.default_rng(seed)
+    for index, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            image = rng.integers(0, 60, (side, side)).astype(np.uint8)
+            band = slice(index * side // len(classes), (index + 1) * side // len(classes))
+            image[band, :] += 150
+            Image.fromarray(image, "L").save(folder / f"{name}_{i}.jpg")
+    return root
