@@ -52,3 +52,18 @@ def train_transform(
     if augment.random_erasing > 0:
         steps.append(v2.RandomErasing(p=augment.random_erasing, scale=(0.02, 0.2)))
     return v2.Compose(steps)
+
+
+def ten_crop_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
+    """Test-time augmentation: resize 12.5 % larger, then the 4 corners + centre and their mirrors (10xCxSxS)."""
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Grayscale(num_output_channels=3),
+            v2.Resize((image_size * 9 // 8, image_size * 9 // 8), antialias=True),
+            v2.TenCrop(image_size),
+            v2.Lambda(torch.stack),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean=list(mean), std=list(std)),
+        ]
+    )

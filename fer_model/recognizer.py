@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .faces import Box, FaceDetector, crop_face
+from .gradcam import grad_cam, overlay
 from .images import ImageInput, load_image
 from .inference import FastClassifier
 from .model import InceptionResNetV2
@@ -146,3 +147,9 @@ class EmotionRecognizer:
         if not boxes:
             notes.append("no face detected: classified the whole image")
         return rgb, boxes, [crop_face(rgb, box) for box in boxes] or [rgb], notes
+
+    def explain(self, image: ImageInput, color: str = "rgb") -> np.ndarray:
+        """Grad-CAM overlay on the largest face (or the whole image) for its predicted class, as RGB uint8."""
+        _, _, crops, _ = self._find_faces(load_image(image, color))
+        heatmap = grad_cam(self.model, self.transform(crops[0]).to(self.classifier.device))
+        return overlay(crops[0], heatmap)

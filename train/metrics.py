@@ -38,17 +38,23 @@ def score(
     amp: str = "off",
     tta: str = "none",
 ) -> Scores:
-    """Run ``model`` over (images, targets) batches; ``tta`` 'flip' averages with the mirrored image."""
+    """Run ``model`` over (images, targets) batches, averaging logits over test-time views.
+
+    ``tta``: 'none'; 'flip' adds the mirrored image; 'ten-crop' expects (N, 10, C, S, S) batches of crops.
+    """
     model.eval()
     criterion = nn.CrossEntropyLoss(reduction="sum")
     total_loss, probabilities, targets = 0.0, [], []
     for images, target in batches:
+        views = images.shape[1] if images.ndim == 5 else 1
+        images = images.flatten(0, 1) if images.ndim == 5 else images
         images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         target = target.to(device, non_blocking=True)
         with autocast(device, amp):
             logits = model(images).float()
             if tta == "flip":
                 logits = (logits + model(images.flip(-1)).float()) / 2
+        logits = logits.view(len(target), views, -1).mean(1)
         total_loss += criterion(logits, target).item()
         probabilities.append(logits.softmax(1).cpu().numpy())
         targets.append(target.cpu().numpy())

@@ -1,0 +1,222 @@
+"""The Gradio Space: upload a photo, stream a webcam or analyse a video, and see each face's emotion.
+
+    python space/app.py [--model DIR_OR_REPO_ID] [--host 127.0.0.1] [--port 7860]
+
+The model defaults to $FER_MODEL, else the checkpoint shipped in space/model/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if not (HERE / "fer_model").is_dir():  # in the repo the library sits one level up; a deployed Space bundles it
+    sys.path.insert(0, str(HERE.parent))
+
+import cv2  # noqa: E402
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from fer_model import EmotionRecognizer, ImageError, Prediction, load_image  # noqa: E402
+from fer_model.annotate import draw_prediction  # noqa: E402
+from fer_model.images import ACCEPTED_FORMATS  # noqa: E402
+
+MAX_FILE_SIZE = "20mb"  # uploads above this are refused by Gradio before they reach the model
+QUEUE_MAX_SIZE = 64  # waiting requests beyond this get "queue full" instead of piling up
+PHOTO_CONCURRENCY = 2  # photo requests processed at once (2 cores: more only adds latency)
+STREAM_EVERY_S = 0.25  # webcam frame interval
+STREAM_TIME_LIMIT_S = 120  # one webcam session's processing budget before it must be restarted
+SMOOTHING = 0.4  # weight of the newest webcam frame in the moving average of probabilities
+MAX_VIDEO_SECONDS = 30.0
+VIDEO_SAMPLES_PER_S = 4.0
+VIDEO_MAX_SIDE_PX = 640
+
+
+class ImageFile(gr.Image):
+    """``gr.Image`` that hands the uploaded file's path to us unopened, so fer_model reports bad files itself."""
+
+    def get_block_name(self) -> str:
+        return "image"
+
+    def preprocess(self, payload: Any) -> str | None:
+        return None if payload is None else payload.path
+
+
+def model_info(recognizer: EmotionRecognizer) -> str:
+    """Markdown for the model panel: architecture, input, training data and validation accuracy."""
+    model = recognizer.model
+    training, metrics = model.training_info or {}, model.metrics or {}
+    lines = [
+        f"**Inception-ResNet-V2** (Szegedy et al. 2016), blocks {len(model.block35)}/{len(model.block17)}/"
+        f"{len(model.block8)}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters",
+        f"- input: {model.image_size} x {model.image_size} px, grayscale face crops; labels: {', '.join(model.labels)}",
+        f"- running on {recognizer.classifier.device} ({recognizer.classifier.precision})",
+    ]
+    if training:
+        lines.append(f"- trained on: {training.get('train_data', '?')}, {training.get('epochs', '?')} epochs")
+    if metrics:
+        lines.append(
+            f"- validation: accuracy **{metrics['accuracy']:.1%}**, macro-F1 {metrics['macro_f1']:.3f} "
+            f"on {metrics.get('num_images', '?')} images ({metrics.get('dataset', '')})"
+        )
+    return "\n".join(lines)
+
+
+def face_table(prediction: Prediction) -> dict[str, Any]:
+    """The JSON the API returns: every face with box [x, y, w, h], label and probabilities, plus notes."""
+    return prediction.to_dict()
+
+
+def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
+    """The Blocks app around one loaded recognizer."""
+
+    def predict(image_path: str | None) -> tuple[np.ndarray, dict[str, float], dict[str, Any], str]:
+        if not image_path:
+            raise gr.Error("No image: upload, paste or drop a photo first.")
+        try:
+            rgb = load_image(image_path)
+            prediction = recognizer.predict(rgb)
+        except ImageError as error:
+            raise gr.Error(f"That file can't be used: {error}. Accepted: {ACCEPTED_FORMATS}.") from error
+        notes = "; ".join(prediction.notes) or f"{len(prediction.faces)} face(s) found."
+        return draw_prediction(rgb, prediction), prediction.faces[0].probabilities, face_table(prediction), notes
+
+    def explain(image_path: str | None) -> np.ndarray:
+        if not image_path:
+            raise gr.Error("No image: upload a photo first.")
+        try:
+            return recognizer.explain(image_path)
+        except ImageError as error:
+            raise gr.Error(f"That file can't be used: {error}.") from error
+
+    def stream(frame: np.ndarray | None, average: np.ndarray | None) -> tuple[Any, Any, Any]:
+        if frame is None:
+            return None, None, average
+        prediction = recognizer.predict(frame)
+        current = np.array([prediction.faces[0].probabilities[label] for label in recognizer.labels])
+        average = current if average is None else SMOOTHING * current + (1 - SMOOTHING) * average
+        smoothed = {label: float(p) for label, p in zip(recognizer.labels, average, strict=True)}
+        return draw_prediction(frame, prediction), smoothed, average
+
+    def analyse_video(video_path: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, Any]:
+        if not video_path:
+            raise gr.Error("No video: upload a short clip first.")
+        return video_timeline(recognizer, video_path, progress)
+
+    with gr.Blocks(title="Facial emotion recognition") as app:
+        gr.Markdown("# Facial emotion recognition\nInception-ResNet-V2 trained on FER2013: seven expressions per face.")
+        if not recognizer.trained:
+            gr.Markdown(
+                "⚠️ **This demo is running an UNTRAINED model** (random weights): its predictions are meaningless.",
+                elem_id="untrained-warning",
+            )
+        with gr.Accordion("Model", open=False):
+            gr.Markdown(model_info(recognizer), elem_id="model-info")
+        with gr.Tab("Photo"):
+            with gr.Row():
+                with gr.Column():
+                    photo = ImageFile(label="Photo", sources=["upload", "clipboard"], type="filepath")
+                    with gr.Row():
+                        analyse = gr.Button("Analyse", variant="primary")
+                        why = gr.Button("Why? (Grad-CAM)")
+                    gr.Examples(sorted(str(p) for p in (HERE / "examples").glob("*.jpg")), inputs=photo)
+                with gr.Column():
+                    annotated = gr.Image(label="Faces", type="numpy", elem_id="annotated")
+                    note = gr.Markdown(elem_id="note")
+                    label = gr.Label(label="Largest face", num_top_classes=len(recognizer.labels), elem_id="label")
+                    heatmap = gr.Image(label="Grad-CAM: regions that drove the prediction", type="numpy")
+                    faces = gr.JSON(label="All faces", elem_id="faces")
+            analyse.click(predict, photo, [annotated, label, faces, note], api_name="predict",
+                          concurrency_limit=PHOTO_CONCURRENCY)
+            photo.upload(predict, photo, [annotated, label, faces, note], api_name=False,
+                         concurrency_limit=PHOTO_CONCURRENCY)
+            why.click(explain, photo, heatmap, api_name="explain", concurrency_limit=1)
+        with gr.Tab("Webcam"):
+            average = gr.State(None)
+            with gr.Row():
+                camera = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy")
+                with gr.Column():
+                    live = gr.Image(label="Live", type="numpy", elem_id="live")
+                    live_label = gr.Label(label="Smoothed over recent frames", num_top_classes=3)
+            camera.stream(stream, [camera, average], [live, live_label, average], api_name=False,
+                          stream_every=STREAM_EVERY_S, time_limit=STREAM_TIME_LIMIT_S,
+                          concurrency_limit=PHOTO_CONCURRENCY, trigger_mode="always_last")
+        with gr.Tab("Video"):
+            gr.Markdown(f"Up to {MAX_VIDEO_SECONDS:.0f} s; sampled {VIDEO_SAMPLES_PER_S:.0f} times a second.")
+            with gr.Row():
+                video = gr.Video(label="Video", sources=["upload"])
+                with gr.Column():
+                    plot = gr.LinePlot(x="time_s", y="probability", color="emotion", label="Emotion over time")
+                    video_out = gr.Video(label="Annotated")
+                    table = gr.File(label="CSV")
+            gr.Button("Analyse video", variant="primary").click(
+                analyse_video, video, [plot, video_out, table], api_name="video", concurrency_limit=1
+            )
+    return app
+
+
+def video_timeline(recognizer: EmotionRecognizer, path: str, progress: Any) -> tuple[pd.DataFrame, str, str]:
+    """Sample frames, classify the largest face in each: (long-form dataframe, annotated .webm, .csv)."""
+    capture = cv2.VideoCapture(path)
+    try:
+        fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if not capture.isOpened() or fps <= 0 or frames <= 0:
+            raise gr.Error("That file is not a readable video (MP4, WebM, MOV, AVI).")
+        if frames / fps > MAX_VIDEO_SECONDS:
+            raise gr.Error(f"The video is {frames / fps:.0f} s long; the limit is {MAX_VIDEO_SECONDS:.0f} s.")
+        step = max(1, round(fps / VIDEO_SAMPLES_PER_S))
+        out_dir = Path(tempfile.mkdtemp(prefix="fer-video-"))
+        writer, rows = None, []
+        for index in progress.tqdm(range(0, frames, step), desc="Analysing frames"):
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            rgb = load_image(bgr, color="bgr")
+            scale = min(1.0, VIDEO_MAX_SIDE_PX / max(rgb.shape[:2]))
+            if scale < 1:
+                rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            prediction = recognizer.predict(rgb)
+            rows += [
+                {"time_s": round(index / fps, 3), "emotion": label, "probability": p}
+                for label, p in prediction.faces[0].probabilities.items()
+            ]
+            if writer is None:
+                writer = cv2.VideoWriter(str(out_dir / "annotated.webm"), cv2.VideoWriter_fourcc(*"VP80"),
+                                         VIDEO_SAMPLES_PER_S, (rgb.shape[1], rgb.shape[0]))
+            writer.write(np.ascontiguousarray(draw_prediction(rgb, prediction)[:, :, ::-1]))
+        if writer is None:
+            raise gr.Error("No frame of that video could be decoded.")
+        writer.release()
+    finally:
+        capture.release()
+    frame = pd.DataFrame(rows)
+    wide = frame.pivot(index="time_s", columns="emotion", values="probability").reset_index()
+    csv_path = out_dir / "emotions.csv"
+    wide.to_csv(csv_path, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.5f")
+    return frame, str(out_dir / "annotated.webm"), str(csv_path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=os.environ.get("FER_MODEL"), help="save_pretrained folder or Hub repo id")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    args = parser.parse_args(argv)
+    recognizer = EmotionRecognizer.from_pretrained(args.model)
+    app = build_app(recognizer)
+    app.queue(max_size=QUEUE_MAX_SIZE).launch(
+        server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, show_error=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""safetensors round trips, the offline Hub cache, push_to_hub at the HTTP boundary, and load errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from fer_model import InceptionResNetV2, ModelLoadError
+
+from .fake_hub import FakeHub
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (Hub settings are read once at import) with extra env vars."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=ROOT,
+    )
+
+
+def test_save_load_round_trip_is_exact(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    names = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert names[:3] == ["README.md", "config.json", "model-00001-of-00002.safetensors"]  # 60 MB fp32: two shards
+    assert names[3:] == ["model-00002-of-00002.safetensors", "model.safetensors.index.json"]
+    loaded = InceptionResNetV2.from_pretrained(tmp_path / "m")
+    x = torch.randn(2, 3, 75, 75)
+    with torch.inference_mode():
+        assert torch.equal(tiny_model(x), loaded(x))
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["labels"][0] == "angry" and config["block_repeats"] == [1, 1, 1] and config["image_size"] == 75
+
+
+def test_full_model_is_sharded_under_50_mb_and_reloads(tmp_path: Path) -> None:
+    model = InceptionResNetV2().eval()
+    model.half().save_pretrained(tmp_path / "m")
+    shards = sorted((tmp_path / "m").glob("model-*.safetensors"))
+    assert len(shards) >= 2
+    assert all(shard.stat().st_size < 50 * 1024 * 1024 for shard in shards)
+    assert (tmp_path / "m" / "model.safetensors.index.json").is_file()
+    loaded = InceptionResNetV2.from_pretrained(tmp_path / "m")
+    assert loaded.classifier.weight.dtype == torch.float32
+    assert torch.equal(loaded.classifier.weight, model.classifier.weight.float())
+
+
+def test_model_card_describes_the_model(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "library_name: fer_model" in card
+    assert "angry, disgust, fear, happy, neutral, sad, surprise" in card
+    assert "Not for decisions about people" in card
+    assert "**Untrained**" in card
+    metrics = {"accuracy": 0.66, "macro_f1": 0.6, "num_images": 3589, "per_class": {"happy": {"f1": 0.9}}}
+    trained = InceptionResNetV2(block_repeats=(1, 1, 1), metrics=metrics, training={"epochs": 20})
+    trained.save_pretrained(tmp_path / "t")
+    card = (tmp_path / "t" / "README.md").read_text()
+    assert "accuracy: **0.6600**" in card and "- epochs: 20" in card and "| happy | 0.000 | 0.000 | 0.900 |" in card
+
+
+def test_from_pretrained_resolves_a_repo_id_from_the_offline_cache(tiny_model: InceptionResNetV2,
+                                                                  tmp_path: Path) -> None:
+    saved = tmp_path / "saved"
+    tiny_model.save_pretrained(saved)
+    commit = "a" * 40
+    repo = tmp_path / "hub" / "models--fer--tiny"
+    shutil.copytree(saved, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    torch.save(torch.randn(2, 3, 75, 75), tmp_path / "x.pt")
+    with torch.inference_mode():
+        expected = tiny_model(torch.load(tmp_path / "x.pt", weights_only=True))
+    torch.save(expected, tmp_path / "expected.pt")
+    code = f"""
+import torch
+from fer_model import InceptionResNetV2
+model = InceptionResNetV2.from_pretrained("fer/tiny")
+x = torch.load({str(tmp_path / 'x.pt')!r}, weights_only=True)
+with torch.inference_mode():
+    assert torch.equal(model(x), torch.load({str(tmp_path / 'expected.pt')!r}, weights_only=True))
+print("ok")
+"""
+    result = run_python(code, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ok")
+    missing = run_python(
+        "from fer_model import InceptionResNetV2; InceptionResNetV2.from_pretrained('fer/absent')",
+        HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"),
+    )
+    assert missing.returncode != 0 and "fer/absent" in missing.stderr
+
+
+def test_push_to_hub_uploads_config_weights_and_card(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    code = f"""
+from fer_model import InceptionResNetV2
+model = InceptionResNetV2.from_pretrained({str(tmp_path / 'm')!r})
+model.push_to_hub("someone/fer-tiny", token="hf_fake")
+"""
+    with FakeHub() as hub:
+        result = run_python(code, HF_ENDPOINT=hub.url, HF_HUB_DISABLE_XET="1")
+    assert result.returncode == 0, result.stderr
+    assert len(hub.commits) == 1
+    commit = hub.commits[0]
+    assert "/api/models/someone/fer-tiny/commit/main" in commit["path"]
+    saved = {p.name for p in (tmp_path / "m").iterdir()}
+    assert set(commit["files"]) == saved
+    assert json.loads(commit["files"]["config.json"])["block_repeats"] == [1, 1, 1]
+    index = json.loads(commit["files"]["model.safetensors.index.json"])
+    shard = index["weight_map"]["classifier.weight"]
+    (tmp_path / "uploaded.safetensors").write_bytes(commit["files"][shard])
+    uploaded = load_file(tmp_path / "uploaded.safetensors")
+    assert torch.equal(uploaded["classifier.weight"], tiny_model.classifier.weight)
+
+
+def test_missing_weights_is_a_clear_error(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    for weights in (tmp_path / "m").glob("model*"):
+        weights.unlink()
+    with pytest.raises(ModelLoadError, match="no model.safetensors"):
+        InceptionResNetV2.from_pretrained(tmp_path / "m")
+
+
+@pytest.mark.parametrize("content", [b"", b"not a safetensors file at all", b"\x80\x04\x95pickle"])
+def test_corrupt_weights_are_a_clear_error(tiny_model: InceptionResNetV2, tmp_path: Path, content: bytes) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "model-00001-of-00002.safetensors").write_bytes(content)
+    with pytest.raises(ModelLoadError, match="not a valid safetensors file"):
+        InceptionResNetV2.from_pretrained(tmp_path / "m")
+
+
+def test_truncated_weights_are_a_clear_error(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    weights = tmp_path / "m" / "model-00002-of-00002.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelLoadError, match="not a valid safetensors file"):
+        InceptionResNetV2.from_pretrained(tmp_path / "m")
+
+
+@pytest.mark.parametrize(("field", "value"), [("num_classes", "seven"), ("image_size", 12.5), ("labels", "angry")])
+def test_config_with_wrong_types_names_file_and_field(tiny_model: InceptionResNetV2, tmp_path: Path,
+                                                      field: str, value: object) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    config_path = tmp_path / "m" / "config.json"
+    config = json.loads(config_path.read_text())
+    config[field] = value
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=rf"config.json: {field}"):
+        InceptionResNetV2.from_pretrained(tmp_path / "m")
+
+
+def test_weights_of_another_shape_are_a_clear_error(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path / "m")
+    config_path = tmp_path / "m" / "config.json"
+    config = json.loads(config_path.read_text())
+    config.update(num_classes=5, labels=list("abcde"))
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"do not fit .*classifier.weight"):
+        InceptionResNetV2.from_pretrained(tmp_path / "m")

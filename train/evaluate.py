@@ -1,0 +1,99 @@
+"""``python -m train.evaluate``: accuracy, macro-F1, per-class figures and the confusion matrix of a model.
+
+The images of the evaluated folder are face crops (as in training): no face detection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from fer_model import InceptionResNetV2, ModelLoadError
+from fer_model.preprocess import eval_transform, ten_crop_transform
+
+from .data import DataError, find_splits, load_split
+from .metrics import classification_report, confusion_figure, score
+from .runtime import pick_device, resolve_amp
+
+TTA_CHOICES = ("none", "flip", "ten-crop")
+
+
+def evaluate(
+    model: InceptionResNetV2,
+    data: Path,
+    tta: str = "none",
+    batch_size: int = 64,
+    device: str = "auto",
+    amp: str = "off",
+) -> dict[str, Any]:
+    """Score ``model`` on ``data`` (a class-folder tree, a dataset root's validation split, or fer2013.csv)."""
+    splits = find_splits(data)
+    dataset = load_split(splits.validation or splits.train, "validation", model.labels)
+    make = ten_crop_transform if tta == "ten-crop" else eval_transform
+    dataset.transform = make(model.image_size, model.mean, model.std)
+    torch_device = pick_device(device)
+    model.to(torch_device).to(memory_format=torch.channels_last)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=1)
+    scores = score(model, loader, torch_device, resolve_amp(amp, torch_device), "flip" if tta == "flip" else "none")
+    report = classification_report(scores.targets, scores.predictions, model.labels)
+    return {"dataset": dataset.source, "num_images": len(dataset), "tta": tta, "loss": round(scores.loss, 5),
+            **report}
+
+
+def print_report(report: dict[str, Any], labels: list[str]) -> None:
+    """Human-readable figures: headline, per-class table, confusion matrix (rows true, columns predicted)."""
+    print(f"{report['dataset']}: {report['num_images']} images, tta {report['tta']}")
+    print(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}   loss {report['loss']:.4f}")
+    print(f"{'class':10s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>8s}")
+    for label in labels:
+        row = report["per_class"][label]
+        print(f"{label:10s} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} {row['support']:8d}")
+    print("confusion matrix (rows: true, columns: predicted)")
+    print(" " * 10 + "".join(f"{label[:8]:>9s}" for label in labels))
+    for label, row in zip(labels, report["confusion_matrix"], strict=True):
+        print(f"{label:10s}" + "".join(f"{count:9d}" for count in row))
+
+
+def save_confusion_png(report: dict[str, Any], labels: list[str], path: Path) -> None:
+    """The confusion matrix as a PNG (row-normalised colours, counts written in)."""
+    figure = confusion_figure(np.array(report["confusion_matrix"]), labels,
+                              f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__)
+    parser.add_argument("--model", required=True, help="save_pretrained folder or Hub repo id")
+    parser.add_argument("--data", type=Path, required=True, help="class-folder tree, dataset root or fer2013.csv")
+    parser.add_argument("--tta", choices=TTA_CHOICES, default="none", help="test-time augmentation")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="off")
+    parser.add_argument("--confusion-png", type=Path, default=Path("confusion_matrix.png"))
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
+    args = parser.parse_args(argv)
+    try:
+        model = InceptionResNetV2.from_pretrained(args.model)
+        report = evaluate(model, args.data, args.tta, args.batch_size, args.device, args.amp)
+    except (ModelLoadError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    save_confusion_png(report, model.labels, args.confusion_png)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print_report(report, model.labels)
+        print(f"confusion matrix image: {args.confusion_png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
