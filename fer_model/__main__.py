@@ -45,7 +45,8 @@ def predict_command(args: argparse.Namespace) -> int:
         else:
             faces = result.get("faces", [])
             summary = ", ".join(f"{f['label']} {f['probabilities'][f['label']]:.0%}" for f in faces)
-            print(f"{path}: {result.get('error') or summary}{' (no face detected)' if faces and not result['face_detected'] else ''}")
+            no_face = " (no face detected)" if faces and not result["face_detected"] else ""
+            print(f"{path}: {result.get('error') or summary}{no_face}")
     if args.csv:
         write_csv(args.csv, rows, recognizer.labels)
     return 1 if failures else 0

@@ -63,7 +63,7 @@ class FaceDetector:
         rects, scores, _ = self._hog.run(image, upsample, 0.0)
         return [
             Box(r.left() - pad, r.top() - pad, r.width(), r.height())
-            for r, score in zip(rects, scores)
+            for r, score in zip(rects, scores, strict=False)
             if score >= MIN_SCORE
         ]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -14,7 +13,7 @@ MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them (deco
 MAX_IMAGE_SIDE_PX = 4096  # larger valid photos are downscaled to this before detection
 ACCEPTED_FORMATS = "JPEG, PNG, WebP, BMP, GIF (first frame), TIFF"
 
-ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 
 class ImageError(ValueError):

@@ -55,7 +55,7 @@ def _check_config(
         raise ValueError(f"in_chans: expected a positive int, got {in_chans!r}")
     if not is_number(drop_rate) or not 0.0 <= drop_rate < 1.0:
         raise ValueError(f"drop_rate: expected a float in [0, 1), got {drop_rate!r}")
-    if isinstance(block_repeats, str) or len(block_repeats) != 3 or not all(is_int(n) and n >= 1 for n in block_repeats):
+    if isinstance(block_repeats, str) or len(block_repeats) != 3 or not all(is_int(n) and n > 0 for n in block_repeats):
         raise ValueError(f"block_repeats: expected 3 positive ints (Block35, Block17, Block8), got {block_repeats!r}")
     for name, values in (("mean", mean), ("std", std)):
         if isinstance(values, str) or len(values) != in_chans or not all(is_number(v) for v in values):

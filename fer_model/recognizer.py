@@ -131,9 +131,9 @@ class EmotionRecognizer:
                 FacePrediction(
                     box=box,
                     label=self.labels[int(row.argmax())],
-                    probabilities={label: float(p) for label, p in zip(self.labels, row)},
+                    probabilities={label: float(p) for label, p in zip(self.labels, row, strict=False)},
                 )
-                for box, row in zip(boxes or [None], rows)
+                for box, row in zip(boxes or [None], rows, strict=False)
             ]
             predictions.append(Prediction(faces, bool(boxes), rgb.shape[1], rgb.shape[0], notes))
         return predictions

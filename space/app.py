@@ -24,9 +24,8 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from fer_model import EmotionRecognizer, ImageError, Prediction, load_image  # noqa: E402
+from fer_model import EmotionRecognizer, ImageError, load_image  # noqa: E402
 from fer_model.annotate import draw_prediction  # noqa: E402
-from fer_model.images import ACCEPTED_FORMATS  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"  # uploads above this are refused by Gradio before they reach the model
 QUEUE_MAX_SIZE = 64  # waiting requests beyond this get "queue full" instead of piling up
@@ -37,6 +36,7 @@ SMOOTHING = 0.4  # weight of the newest webcam frame in the moving average of pr
 MAX_VIDEO_SECONDS = 30.0
 VIDEO_SAMPLES_PER_S = 4.0
 VIDEO_MAX_SIDE_PX = 640
+PROGRESS = gr.Progress()  # Gradio injects the live progress tracker where a handler's default is a gr.Progress
 
 
 class ImageFile(gr.Image):
@@ -69,9 +69,9 @@ def model_info(recognizer: EmotionRecognizer) -> str:
     return "\n".join(lines)
 
 
-def face_table(prediction: Prediction) -> dict[str, Any]:
-    """The JSON the API returns: every face with box [x, y, w, h], label and probabilities, plus notes."""
-    return prediction.to_dict()
+def upload_error(error: ImageError, path: str) -> str:
+    """The page's message for a bad upload: what is wrong with it, by its own name, not the server's temp path."""
+    return f"That file can't be used. {str(error).replace(path, Path(path).name)}"
 
 
 def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
@@ -84,9 +84,9 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
             rgb = load_image(image_path)
             prediction = recognizer.predict(rgb)
         except ImageError as error:
-            raise gr.Error(f"That file can't be used: {error}. Accepted: {ACCEPTED_FORMATS}.") from error
+            raise gr.Error(upload_error(error, image_path)) from error
         notes = "; ".join(prediction.notes) or f"{len(prediction.faces)} face(s) found."
-        return draw_prediction(rgb, prediction), prediction.faces[0].probabilities, face_table(prediction), notes
+        return draw_prediction(rgb, prediction), prediction.faces[0].probabilities, prediction.to_dict(), notes
 
     def explain(image_path: str | None) -> np.ndarray:
         if not image_path:
@@ -94,7 +94,7 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
         try:
             return recognizer.explain(image_path)
         except ImageError as error:
-            raise gr.Error(f"That file can't be used: {error}.") from error
+            raise gr.Error(upload_error(error, image_path)) from error
 
     def stream(frame: np.ndarray | None, average: np.ndarray | None) -> tuple[Any, Any, Any]:
         if frame is None:
@@ -105,7 +105,7 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
         smoothed = {label: float(p) for label, p in zip(recognizer.labels, average, strict=True)}
         return draw_prediction(frame, prediction), smoothed, average
 
-    def analyse_video(video_path: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, Any]:
+    def analyse_video(video_path: str | None, progress: gr.Progress = PROGRESS) -> tuple[Any, Any, Any]:
         if not video_path:
             raise gr.Error("No video: upload a short clip first.")
         return video_timeline(recognizer, video_path, progress)

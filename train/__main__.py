@@ -19,7 +19,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """Command-line flags -> TrainConfig."""
     parser = argparse.ArgumentParser(prog="python -m train", description=__doc__)
     parser.add_argument("--data", type=Path, required=True,
-                        help="dataset root (images/train + images/validation, train + test, an ImageFolder) or fer2013.csv")
+                        help="images/train + images/validation, train + test, a class-folder tree, or fer2013.csv")
     parser.add_argument("--val-data", type=Path, help="validation ImageFolder, when --data has none")
     parser.add_argument("--output-dir", type=Path, default=Path("."), help="where resnet-v2-epochs/ and runs/ go")
     parser.add_argument("--epochs", type=int, default=30)

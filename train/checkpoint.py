@@ -36,7 +36,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException as error:
         tmp.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise OSError(error.errno, f"could not write {path} ({error.strerror}); the previous file is intact") from error
+            message = f"could not write {path} ({error.strerror}); the previous file is intact"
+            raise OSError(error.errno, message) from error
         raise
 
 

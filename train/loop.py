@@ -92,7 +92,7 @@ def _build_loaders(
         raise DataError(f"{config.data}: no validation split (validation/, val/ or test/); pass --val-data DIR")
     train_set = load_split(splits.train, "train", model.labels, config.skip_bad)
     val_set = load_split(splits.validation, "validation", model.labels, config.skip_bad)
-    missing = [label for label, count in zip(model.labels, train_set.class_counts()) if count == 0]
+    missing = [label for label, count in zip(model.labels, train_set.class_counts(), strict=False) if count == 0]
     if missing:
         raise DataError(f"{splits.train}: no images of class(es) {', '.join(missing)}; every label needs examples")
     train_set.transform = train_transform(model.image_size, model.mean, model.std, config.augment)
@@ -242,7 +242,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 scheduler.step()
             global_step += 1
             batch_correct = (logits.argmax(1) == targets).sum().item()
-            seen, correct, loss_sum = seen + len(targets), correct + batch_correct, loss_sum + loss.item() * len(targets)
+            seen, correct = seen + len(targets), correct + batch_correct
+            loss_sum += loss.item() * len(targets)
             images_per_s = seen * world_size / (time.perf_counter() - started)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{images_per_s:.0f}")
             if writer and global_step % config.log_every_steps == 0:

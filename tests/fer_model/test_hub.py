@@ -126,7 +126,7 @@ def test_missing_weights_is_a_clear_error(tiny_model: InceptionResNetV2, tmp_pat
     tiny_model.save_pretrained(tmp_path / "m")
     for weights in (tmp_path / "m").glob("model*"):
         weights.unlink()
-    with pytest.raises(ModelLoadError, match="no model.safetensors"):
+    with pytest.raises(ModelLoadError, match=r"no model\.safetensors"):
         InceptionResNetV2.from_pretrained(tmp_path / "m")
 
 

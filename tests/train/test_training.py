@@ -1,0 +1,139 @@
+"""``python -m train`` end to end on tiny data: checkpoints, TensorBoard, resume, SIGKILL, DDP, evaluate, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from fer_model import EmotionRecognizer, InceptionResNetV2
+from train.checkpoint import load_checkpoint, load_weights_file
+
+from .conftest import FAST_FLAGS, ROOT, run_module
+
+
+@pytest.fixture(scope="module")
+def trained(kaggle_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two epochs with the reference recipe defaults (Adam amsgrad + plateau)."""
+    out = tmp_path_factory.mktemp("run")
+    result = run_module("train", "--data", str(kaggle_data), "--output-dir", str(out), "--epochs", "2", *FAST_FLAGS)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return {tag: [(e.step, e.value) for e in accumulator.Scalars(tag)] for tag in accumulator.Tags()["scalars"]}
+
+
+def test_each_epoch_writes_weights_checkpoint_history_and_tensorboard(trained: Path) -> None:
+    epochs = trained / "resnet-v2-epochs"
+    assert sorted(p.name for p in epochs.iterdir()) == [
+        "best.safetensors", "checkpoint.pt", "epoch-001.safetensors", "epoch-002.safetensors"]
+    state, config, info = load_weights_file(epochs / "epoch-002.safetensors")
+    assert info["epoch"] == 2 and config["block_repeats"] == [1, 1, 1] and "stem.conv2d_1a.conv.weight" in state
+    history = json.loads((trained / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert {"train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"} <= set(history[0])
+    (run_dir,) = (trained / "runs").iterdir()
+    logged = scalars(run_dir)
+    assert [step for step, _ in logged["epoch/val_accuracy"]] == [history[0]["global_step"], history[1]["global_step"]]
+    assert {"epoch/train_loss", "epoch/val_loss", "epoch/lr", "epoch/train_accuracy"} <= set(logged)
+    checkpoint = load_checkpoint(epochs / "checkpoint.pt")
+    assert checkpoint["epoch"] == 2 and checkpoint["global_step"] == 2 * 5  # 42 images / batch 8, last dropped
+
+
+def test_resume_continues_at_next_epoch_with_identical_optimizer_state(trained: Path, kaggle_data: Path,
+                                                                       tmp_path: Path) -> None:
+    before = load_checkpoint(trained / "resnet-v2-epochs" / "checkpoint.pt")
+    copy = tmp_path / "run"
+    subprocess.run(["cp", "-r", str(trained), str(copy)], check=True)
+    result = run_module("train", "--data", str(kaggle_data), "--output-dir", str(copy), "--epochs", "3",
+                        "--resume", *FAST_FLAGS)
+    assert result.returncode == 0, result.stderr
+    assert "resumed from" in result.stderr and "at epoch 3" in result.stderr
+    history = json.loads((copy / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert history[2]["global_step"] == 15
+    after = load_checkpoint(copy / "resnet-v2-epochs" / "checkpoint.pt")
+    assert after["epoch"] == 3
+    # the optimizer the resumed run started from was the saved one: its step counters continued from there
+    first = next(iter(before["optimizer"]["state"].values()))
+    resumed = next(iter(after["optimizer"]["state"].values()))
+    assert float(resumed["step"]) == float(first["step"]) + 5
+
+
+def test_sigkill_mid_epoch_leaves_previous_checkpoint_intact_and_resumable(kaggle_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "train", "--data", str(kaggle_data), "--output-dir", str(out), "--epochs", "30",
+            *FAST_FLAGS]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = out / "resnet-v2-epochs" / "checkpoint.pt"
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # now inside epoch 2 (or writing it)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    state = load_checkpoint(checkpoint)  # never a torn file: written to a temp file, then renamed
+    assert state["epoch"] >= 1
+    result = run_module("train", "--data", str(kaggle_data), "--output-dir", str(out),
+                        "--epochs", str(state["epoch"] + 1), "--resume", *FAST_FLAGS)
+    assert result.returncode == 0, result.stderr
+    assert load_checkpoint(checkpoint)["epoch"] == state["epoch"] + 1
+
+
+def test_two_rank_gloo_ddp_run_completes(kaggle_data: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "train", "--data", str(kaggle_data), "--output-dir", str(tmp_path), "--epochs", "1",
+         "--device", "cpu", *FAST_FLAGS],
+        capture_output=True, text=True, timeout=900, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "world size 2" in result.stderr
+    checkpoint = load_checkpoint(tmp_path / "resnet-v2-epochs" / "checkpoint.pt")
+    assert checkpoint["global_step"] == 42 // (8 * 2) and len(checkpoint["rng"]) == 2
+
+
+def test_evaluate_prints_json_with_the_documented_keys(trained: Path, kaggle_data: Path, tmp_path: Path) -> None:
+    export = run_module("train.export", "--checkpoint", str(trained / "resnet-v2-epochs" / "best.safetensors"),
+                        "--out", str(tmp_path / "model"), "--eval-data", str(kaggle_data / "images" / "validation"),
+                        "--tta", "flip", "--fp16", "--history", str(trained / "history.json"))
+    assert export.returncode == 0, export.stderr
+    files = {p.name for p in (tmp_path / "model").iterdir()}
+    assert {"config.json", "README.md", "confusion_matrix.png", "training_history.csv"} <= files
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert f"accuracy: **{config['metrics']['accuracy']:.4f}**" in card and "- optimizer: adam (amsgrad)" in card
+
+    result = run_module("train.evaluate", "--model", str(tmp_path / "model"), "--data",
+                        str(kaggle_data / "images" / "validation"), "--tta", "flip", "--json",
+                        "--confusion-png", str(tmp_path / "cm.png"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(report)
+    assert report["num_images"] == 14 and sum(map(sum, report["confusion_matrix"])) == 14
+    assert report["accuracy"] == pytest.approx(config["metrics"]["accuracy"], abs=1 / 14)
+    assert (tmp_path / "cm.png").stat().st_size > 1000
+    model = InceptionResNetV2.from_pretrained(tmp_path / "model")
+    assert model.training_info["selected_epoch"] >= 1
+    recognizer = EmotionRecognizer(model, device="cpu")
+    assert len(recognizer.predict(torch.zeros(80, 80, 3, dtype=torch.uint8).numpy()).faces) == 1
+
+
+def test_data_errors_exit_2_with_the_path(tmp_path: Path) -> None:
+    (tmp_path / "images" / "train" / "angri").mkdir(parents=True)
+    result = run_module("train", "--data", str(tmp_path), "--epochs", "1", *FAST_FLAGS)
+    assert result.returncode == 2
+    assert "angri: unknown class 'angri'" in result.stderr
