@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin, load_torch_model, save_torch_state_dict, snapshot_download
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from .blocks import BasicConv2d, Block8, Block17, Block35, Mixed5b, ReductionA, ReductionB, Stem
@@ -189,17 +190,32 @@ class InceptionResNetV2(
         return model.to(map_location).eval()
 
 
-def load_weights(model: nn.Module, folder: Path, strict: bool = True) -> None:
-    """Load ``model.safetensors`` (or its sharded index) from ``folder`` into ``model``, with errors naming the file."""
+def _weight_files(folder: Path) -> list[Path]:
+    """The safetensors files of a saved model: the single file, or every shard its index names."""
     single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
-    if not single.is_file() and not index.is_file():
+    if single.is_file():
+        return [single]
+    if not index.is_file():
         raise ModelLoadError(
             f"{folder}: no model.safetensors or model.safetensors.index.json; "
             "expected a folder written by save_pretrained (pickled .bin/.pt weights are not loaded)"
         )
     try:
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    except (ValueError, KeyError, AttributeError) as error:
+        raise ModelLoadError(f"{index}: not a valid shard index ({error})") from error
+    return [folder / shard for shard in shards]
+
+
+def load_weights(model: nn.Module, folder: Path, strict: bool = True) -> None:
+    """Load ``model.safetensors`` (or its shards) from ``folder`` into ``model``, with errors naming the file."""
+    for path in _weight_files(folder):
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                handle.keys()
+        except (SafetensorError, OSError) as error:
+            raise ModelLoadError(f"{path}: not a valid safetensors file ({error}); export it again") from error
+    try:
         load_torch_model(model, folder, strict=strict, safe=True)
-    except SafetensorError as error:
-        raise ModelLoadError(f"{folder}: weights are not a valid safetensors file ({error})") from error
     except RuntimeError as error:
         raise ModelLoadError(f"{folder}: weights do not fit this model's config.json: {error}") from error

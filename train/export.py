@@ -51,6 +51,8 @@ def export(
 ) -> dict[str, Any]:
     """Write ``out`` atomically (built in a temp folder, then swapped in); returns the config that was saved."""
     model = build_model(checkpoint)
+    if fp16:  # evaluate exactly the weights that will be shipped
+        model.half().float()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
