@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import sys
 import tempfile
@@ -144,7 +145,7 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
                 camera = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy")
                 with gr.Column():
                     live = gr.Image(label="Live", type="numpy", elem_id="live")
-                    live_label = gr.Label(label="Smoothed over recent frames", num_top_classes=3)
+                    live_label = gr.Label(label="Smoothed over recent frames", num_top_classes=3, elem_id="live-label")
             camera.stream(stream, [camera, average], [live, live_label, average], api_name=False,
                           stream_every=STREAM_EVERY_S, time_limit=STREAM_TIME_LIMIT_S,
                           concurrency_limit=PHOTO_CONCURRENCY, trigger_mode="always_last")
@@ -172,10 +173,11 @@ def video_timeline(recognizer: EmotionRecognizer, path: str, progress: Any) -> t
             raise gr.Error("That file is not a readable video (MP4, WebM, MOV, AVI).")
         if frames / fps > MAX_VIDEO_SECONDS:
             raise gr.Error(f"The video is {frames / fps:.0f} s long; the limit is {MAX_VIDEO_SECONDS:.0f} s.")
-        step = max(1, round(fps / VIDEO_SAMPLES_PER_S))
+        samples = sorted({min(round(k * fps / VIDEO_SAMPLES_PER_S), frames - 1)
+                          for k in range(math.ceil(frames / fps * VIDEO_SAMPLES_PER_S))})
         out_dir = Path(tempfile.mkdtemp(prefix="fer-video-"))
         writer, rows = None, []
-        for index in progress.tqdm(range(0, frames, step), desc="Analysing frames"):
+        for index in progress.tqdm(samples, desc="Analysing frames"):
             capture.set(cv2.CAP_PROP_POS_FRAMES, index)
             ok, bgr = capture.read()
             if not ok:

@@ -9,25 +9,26 @@ from collections.abc import Iterator
 import torch
 import torch.distributed as dist
 
+from fer_model import inference
+
 
 def pick_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA when present, else CPU; 'cuda' without a GPU is a clear error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+    """fer_model's device choice, plus a clear error for a missing GPU and this rank's GPU under torchrun."""
     if name == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available; use --device cpu or auto")
-    if name == "cuda" and dist.is_initialized():
+    device = inference.pick_device(name)
+    if device.type == "cuda" and dist.is_initialized():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return torch.device(name)
+    return device
 
 
 def resolve_amp(amp: str, device: torch.device) -> str:
     """'auto' -> bf16 on CPUs/GPUs that support it, fp16 on older GPUs; 'off', 'bf16', 'fp16' pass through."""
     if amp != "auto":
         return amp
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "off"
+    if inference.bf16_supported(device):
+        return "bf16"
+    return "fp16" if device.type == "cuda" else "off"
 
 
 @contextlib.contextmanager

@@ -44,7 +44,7 @@ def test_upload_shows_annotated_faces_and_labels(playwright, app_url: str) -> No
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(app_url, wait_until="networkidle")
+        page.goto(app_url, wait_until="load", timeout=120_000)
         page.locator("input[type=file]").first.set_input_files(str(EXAMPLES / "astronaut.jpg"))
         page.locator("#annotated img").wait_for(timeout=120_000)
         page.locator("#note").get_by_text("1 face(s) found.").wait_for(timeout=60_000)
@@ -68,14 +68,16 @@ def test_fake_webcam_frames_come_back_annotated(playwright, app_url: str, tmp_pa
     try:
         context = browser.new_context(viewport={"width": 1280, "height": 1000}, permissions=["camera"])
         page = context.new_page()
-        page.goto(app_url, wait_until="networkidle")
+        page.goto(app_url, wait_until="load", timeout=120_000)
         page.get_by_role("tab", name="Webcam").click()
         page.get_by_text("Click to Access Webcam").click(timeout=30_000)
-        page.get_by_role("button", name="Record").or_(page.locator("button[aria-label*='ecord']")).first.click(
-            timeout=30_000)
+        page.get_by_role("button", name="capture photo").click(timeout=30_000)  # starts the stream
         page.locator("#live img").wait_for(timeout=120_000)
+        smoothed = page.locator("#live-label").inner_text(timeout=60_000)
+        assert any(emotion in smoothed for emotion in ("angry", "happy", "neutral", "sad", "fear", "surprise"))
+        frame = page.request.get(page.locator("#live img").get_attribute("src"))
+        assert frame.ok and frame.headers["content-type"].startswith("image/")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "webcam-tab.png"), full_page=True)
-        assert page.locator("#live img").get_attribute("src")
     finally:
         browser.close()

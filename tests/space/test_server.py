@@ -64,3 +64,32 @@ def test_missing_model_folder_fails_at_start_up(tmp_path: Path) -> None:
         (tmp_path / "nothing").mkdir()
         with running_app(tmp_path / "nothing", tmp_path / "log.txt"):
             pass
+
+
+def write_video(path: Path, frame: np.ndarray, seconds: float, fps: int = 10) -> Path:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0]))
+    for _ in range(int(seconds * fps)):
+        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+    writer.release()
+    return path
+
+
+def test_video_gives_a_timeline_csv_and_annotated_video(client: Client, tmp_path: Path) -> None:
+    frame = np.asarray(Image.open(EXAMPLES / "astronaut.jpg").resize((256, 256)))
+    clip = write_video(tmp_path / "clip.mp4", frame, seconds=2)
+    _plot, video, table = client.predict(handle_file(str(clip)), api_name="/video")
+    rows = (Path(table).read_text().strip().splitlines())
+    assert rows[0].split(",") == ["time_s", *sorted(EMOTIONS)]
+    assert len(rows) - 1 == 8  # 2 s sampled 4 times a second
+    assert Path(video["video"] if isinstance(video, dict) else video).stat().st_size > 1000
+
+
+def test_video_limits_and_non_videos_are_readable_errors(client: Client, tmp_path: Path) -> None:
+    long_clip = write_video(tmp_path / "long.mp4", np.zeros((64, 64, 3), np.uint8), seconds=31, fps=2)
+    with pytest.raises(AppError, match=r"31 s long; the limit is 30 s"):
+        client.predict(handle_file(str(long_clip)), api_name="/video")
+    (tmp_path / "fake.mp4").write_bytes(b"not a video at all")
+    with pytest.raises(AppError, match="not a readable video"):
+        client.predict(handle_file(str(tmp_path / "fake.mp4")), api_name="/video")
