@@ -40,7 +40,7 @@ def _from_pil(image: Image.Image, name: str) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    rgb = np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy (torch warns on read-only arrays)
     return _limit_side(rgb)
 
 

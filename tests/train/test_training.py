@@ -17,6 +17,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from fer_model import EmotionRecognizer, InceptionResNetV2
 from train.checkpoint import load_checkpoint, load_weights_file
 
+from ..conftest import make_face_folder
 from .conftest import FAST_FLAGS, ROOT, run_module
 
 
@@ -133,7 +134,8 @@ def test_evaluate_prints_json_with_the_documented_keys(trained: Path, kaggle_dat
 
 
 def test_data_errors_exit_2_with_the_path(tmp_path: Path) -> None:
-    (tmp_path / "images" / "train" / "angri").mkdir(parents=True)
+    make_face_folder(tmp_path / "images" / "train", ["angri"], per_class=1)
+    make_face_folder(tmp_path / "images" / "validation", ["angry"], per_class=1)
     result = run_module("train", "--data", str(tmp_path), "--epochs", "1", *FAST_FLAGS)
     assert result.returncode == 2
     assert "angri: unknown class 'angri'" in result.stderr
