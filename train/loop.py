@@ -157,11 +157,12 @@ def _recipe(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset) -
         "optimizer": config.optimizer + (" (amsgrad)" if config.optimizer == "adam" else ""),
         "lr": config.lr,
         "weight_decay": config.weight_decay,
-        "scheduler": config.scheduler,
+        "scheduler": config.scheduler + (f" ({config.warmup_epochs:g} warm-up epochs)" if config.warmup_epochs else ""),
         "label_smoothing": config.label_smoothing,
         "class_weighting": config.class_weighting,
         "augmentation": asdict(config.augment) if config.augment else "none",
         "image_size": config.image_size,
+        "validation_tta": config.tta,
         "amp": config.amp,
         "seed": config.seed,
     }

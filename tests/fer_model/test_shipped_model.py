@@ -1,0 +1,49 @@
+"""The model that ships in space/model/: loads offline by default and reads a shipped example face sensibly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer_model import EmotionRecognizer
+from fer_model.recognizer import SHIPPED_MODEL_DIR, default_model
+
+EXAMPLES = SHIPPED_MODEL_DIR.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def shipped(monkeypatch_module: pytest.MonkeyPatch) -> EmotionRecognizer:
+    monkeypatch_module.delenv("FER_MODEL", raising=False)
+    monkeypatch_module.setenv("HF_HUB_OFFLINE", "1")
+    return EmotionRecognizer.from_pretrained()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_shipped_files_are_fp16_shards_under_50_mb_with_metrics() -> None:
+    shards = sorted(SHIPPED_MODEL_DIR.glob("model-*.safetensors"))
+    assert shards and all(shard.stat().st_size < 50 * 1024 * 1024 for shard in shards)
+    config = json.loads((SHIPPED_MODEL_DIR / "config.json").read_text())
+    assert config["block_repeats"] == [10, 20, 10]
+    assert config["metrics"]["accuracy"] >= 0.62
+    assert (SHIPPED_MODEL_DIR / "training_history.csv").is_file()
+    assert (SHIPPED_MODEL_DIR / "confusion_matrix.png").is_file()
+
+
+def test_shipped_model_is_the_default_and_trained(shipped: EmotionRecognizer) -> None:
+    assert default_model() == str(SHIPPED_MODEL_DIR)
+    assert shipped.trained
+    assert shipped.model.training_info["image_size"] == shipped.model.image_size
+
+
+def test_smiling_astronaut_is_confidently_happy(shipped: EmotionRecognizer) -> None:
+    prediction = shipped.predict(EXAMPLES / "astronaut-face.jpg")
+    face = prediction.faces[0]
+    assert prediction.face_detected
+    assert face.label == "happy"
+    assert face.confidence > 0.6
