@@ -93,3 +93,12 @@ def test_video_limits_and_non_videos_are_readable_errors(client: Client, tmp_pat
     (tmp_path / "fake.mp4").write_bytes(b"not a video at all")
     with pytest.raises(AppError, match="not a readable video"):
         client.predict(handle_file(str(tmp_path / "fake.mp4")), api_name="/video")
+
+
+@pytest.mark.parametrize("probe", ["/etc/passwd", "../../../../etc/passwd", "/proc/self/environ"])
+def test_files_outside_the_app_are_not_served(app_url: str, probe: str) -> None:
+    import httpx
+
+    response = httpx.get(f"{app_url}gradio_api/file={probe}", timeout=30)
+    assert response.status_code in (403, 404)
+    assert "root:" not in response.text
