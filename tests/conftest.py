@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage.data
+import torch
 from PIL import Image
 
 from fer_model import InceptionResNetV2
@@ -18,10 +19,7 @@ TINY_REPEATS = (1, 1, 1)
 @pytest.fixture(scope="session")
 def tiny_model() -> InceptionResNetV2:
     """A fast 1/1/1-block model at 75 px: the full architecture's every block type, a fraction of the compute."""
-    torch_seed = 0
-    import torch
-
-    torch.manual_seed(torch_seed)
+    torch.manual_seed(0)
     return InceptionResNetV2(block_repeats=TINY_REPEATS, image_size=75).eval()
 
 

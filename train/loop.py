@@ -275,7 +275,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
         }
         if is_main:
             _end_of_epoch(config, model, model_config, writer, history, row, report, best, epochs_dir)
-        if is_main:
             save_checkpoint(
                 epochs_dir / RESUME_FILE,
                 {
