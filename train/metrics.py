@@ -25,10 +25,6 @@ class Scores:
     def predictions(self) -> np.ndarray:
         return self.probabilities.argmax(1)
 
-    @property
-    def accuracy(self) -> float:
-        return float((self.predictions == self.targets).mean())
-
 
 @torch.inference_mode()
 def score(

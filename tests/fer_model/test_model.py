@@ -7,6 +7,7 @@ import torch
 
 from fer_model import EMOTIONS, InceptionResNetV2
 from fer_model.blocks import Block35, LambdaScale
+from fer_model.model import PAPER_BLOCK_REPEATS
 
 TIMM_PARAMS_7_CLASSES = 54_317_223  # timm.create_model("inception_resnet_v2", num_classes=7)
 
@@ -23,7 +24,7 @@ def test_released_model_has_timms_parameter_count_and_labels() -> None:
 
 
 def test_paper_schema_5_10_5_is_selectable_and_smaller() -> None:
-    model = InceptionResNetV2(block_repeats=(5, 10, 5))
+    model = InceptionResNetV2(block_repeats=PAPER_BLOCK_REPEATS)
     assert (len(model.block35), len(model.block17), len(model.block8)) == (5, 10, 5)
     assert 30_000_000 < count(model) < TIMM_PARAMS_7_CLASSES
 
