@@ -127,6 +127,19 @@ class InceptionResNetV2(
         self.head_drop = nn.Dropout(drop_rate)
         self.classifier = nn.Linear(self.num_features, num_classes)
 
+    @property
+    def config(self) -> dict[str, Any]:
+        """The ``config.json`` contents: the ``__init__`` keyword arguments, labels resolved."""
+        return dict(self._hub_mixin_config or {})
+
+    def set_metadata(self, metrics: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> None:
+        """Record evaluation figures and/or the training recipe, in the model and in the config it saves."""
+        config = self._hub_mixin_config
+        if metrics is not None:
+            self.metrics = config["metrics"] = metrics
+        if training is not None:
+            self.training_info = config["training"] = training
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Images (N, C, H, W) with H, W >= 75 -> feature map (N, 1536, h, w) before pooling."""
         height, width = x.shape[-2:]
@@ -150,7 +163,7 @@ class InceptionResNetV2(
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> Any:
         """The mixin's card, filled from this model's config (architecture, labels, metrics, recipe)."""
-        return super().generate_model_card(*args, **{**model_card_fields(self._hub_mixin_config or {}), **kwargs})
+        return super().generate_model_card(*args, **{**model_card_fields(self.config), **kwargs})
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write the weights as safetensors, in shards under 50 MB with an index when the model is larger."""

@@ -59,13 +59,10 @@ def export(
         if eval_data is not None:
             report = evaluate(model, eval_data, tta)
             save_confusion_png(report, model.labels, staging / CONFUSION_PNG)
-            model.metrics = {**report, "confusion_matrix_png": CONFUSION_PNG}
-            model._hub_mixin_config["metrics"] = model.metrics
+            model.set_metadata(metrics={**report, "confusion_matrix_png": CONFUSION_PNG})
         if history is not None:
             write_history_csv(history, staging / HISTORY_CSV)
-        model._hub_mixin_config["training"] = model.training_info = {
-            **(model.training_info or {}), **({"history": HISTORY_CSV} if history else {})
-        }
+            model.set_metadata(training={**(model.training_info or {}), "history": HISTORY_CSV})
         (model.half() if fp16 else model).save_pretrained(staging)
         if out.exists():
             shutil.rmtree(out)
@@ -74,7 +71,7 @@ def export(
         shutil.rmtree(staging, ignore_errors=True)
     if push:
         model.push_to_hub(push, commit_message="Upload facial emotion model")
-    return dict(model._hub_mixin_config)
+    return model.config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -186,8 +186,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         image_size=config.image_size, block_repeats=config.block_repeats, drop_rate=config.drop_rate
     )
     train_set, val_set, train_loader, val_loader = _build_loaders(config, model, rank, world_size)
-    model.training_info = _recipe(config, train_set, val_set)
-    model_config = {**model._hub_mixin_config, "training": model.training_info}
+    model.set_metadata(training=_recipe(config, train_set, val_set))
+    model_config = model.config
     model.to(device).to(memory_format=torch.channels_last)
     net: nn.Module = DistributedDataParallel(model) if world_size > 1 else model
 
