@@ -9,11 +9,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from .images import ImageError
-from .model import ModelLoadError
-from .recognizer import EmotionRecognizer
+from .inference import BACKENDS
+from .model import InceptionResNetV2, ModelLoadError
+from .recognizer import EmotionRecognizer, default_model
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
@@ -29,7 +31,7 @@ def iter_images(paths: list[Path]) -> Iterator[Path]:
 
 def predict_command(args: argparse.Namespace) -> int:
     """Print one JSON object per image (or write a CSV row per face); exit 1 if any image failed."""
-    recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device)
+    recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device, backend=args.backend)
     files = list(iter_images(args.paths))
     rows, failures = [], 0
     for path in tqdm(files, desc="predict", unit="img", disable=len(files) < 10 or not sys.stderr.isatty()):
@@ -66,6 +68,27 @@ def write_csv(path: Path, results: list[dict], labels: list[str]) -> None:
                 writer.writerow([result["path"], "", "", "", "", "", "", *([""] * len(labels)), result["error"]])
 
 
+def export_onnx_command(args: argparse.Namespace) -> int:
+    """Export to ONNX, then check ONNX Runtime against PyTorch (fp32) on random batches of 1 and 4 images."""
+    from .onnx_backend import OnnxClassifier, export_onnx
+
+    source = args.model or default_model()
+    if source is None:
+        raise ModelLoadError("no model to export: pass --model (a save_pretrained folder or Hub repo id)")
+    model = InceptionResNetV2.from_pretrained(source).eval()
+    export_onnx(model, args.out)
+    session = OnnxClassifier(args.out)
+    generator = torch.Generator().manual_seed(0)
+    for batch in (1, 4):
+        images = torch.randn(batch, model.in_chans, model.image_size, model.image_size, generator=generator)
+        with torch.inference_mode():
+            expected = model(images).softmax(1)
+        difference = (session.probabilities(images) - expected).abs().max().item()
+        print(f"batch {batch}: max |onnxruntime - pytorch| probability difference {difference:.2e}")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB; input {model.image_size} px, dynamic batch)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m fer_model", description=__doc__)
@@ -74,10 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     predict.add_argument("--model", help="save_pretrained folder or Hub repo id (default: the shipped model)")
     predict.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    predict.add_argument("--backend", default="auto", choices=BACKENDS,
+                         help="auto: ONNX Runtime on the CPU, PyTorch on CUDA")
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per image")
     output.add_argument("--csv", type=Path, metavar="FILE", help="write one row per face to FILE")
     predict.set_defaults(run=predict_command)
+    export = commands.add_parser("export-onnx", help="write the model as ONNX (dynamic batch) and check it")
+    export.add_argument("--model", help="save_pretrained folder or Hub repo id (default: the shipped model)")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="the .onnx file to write")
+    export.set_defaults(run=export_onnx_command)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

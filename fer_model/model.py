@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import torch
 from huggingface_hub import PyTorchModelHubMixin, load_torch_model, save_torch_state_dict, snapshot_download
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, HFValidationError
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
@@ -105,6 +107,7 @@ class InceptionResNetV2(
         if isinstance(self._hub_mixin_config, dict):  # record the resolved labels, not the None default
             self._hub_mixin_config["labels"] = self.labels
         self.image_size = image_size
+        self.in_chans = in_chans
         self.mean = tuple(float(v) for v in mean)
         self.std = tuple(float(v) for v in std)
         self.metrics = metrics
@@ -168,6 +171,22 @@ class InceptionResNetV2(
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write the weights as safetensors, in shards under 50 MB with an index when the model is larger."""
         save_torch_state_dict(self.state_dict(), save_directory, max_shard_size=MAX_SHARD_SIZE)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> InceptionResNetV2:
+        """Load a ``save_pretrained`` folder or a Hub repo id (``PyTorchModelHubMixin.from_pretrained`` arguments).
+
+        Raises ModelLoadError naming the folder or repo when it cannot be found, fetched or read.
+        """
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except (HFValidationError, HfHubHTTPError, EntryNotFoundError, httpx.HTTPError, OSError, ValueError) as error:
+            if isinstance(error, ModelLoadError):
+                raise
+            raise ModelLoadError(
+                f"{pretrained_model_name_or_path}: not a model folder here and not loadable from the Hugging Face "
+                f"Hub ({type(error).__name__}: {error})"
+            ) from error
 
     @classmethod
     def _from_pretrained(

@@ -15,7 +15,7 @@ import torch
 from .faces import Box, FaceDetector, crop_face
 from .gradcam import grad_cam, overlay
 from .images import ImageInput, load_image
-from .inference import FastClassifier
+from .inference import make_classifier
 from .model import InceptionResNetV2
 from .preprocess import eval_transform
 
@@ -74,10 +74,11 @@ class EmotionRecognizer:
         device: str | torch.device = "auto",
         precision: str = "auto",
         max_faces: int = MAX_FACES,
+        backend: str = "auto",
     ) -> None:
         self.model = model
         self.labels = list(model.labels)
-        self.classifier = FastClassifier(model, device, precision)
+        self.classifier = make_classifier(model, backend, device, precision)
         self.detector = detector or FaceDetector()
         self.max_faces = max_faces
         self.transform = eval_transform(model.image_size, model.mean, model.std)
@@ -96,6 +97,7 @@ class EmotionRecognizer:
         local_files_only: bool = False,
         device: str | torch.device = "auto",
         precision: str = "auto",
+        backend: str = "auto",
         **kwargs: Any,
     ) -> EmotionRecognizer:
         """Load a ``save_pretrained`` folder or Hub repo; ``None`` = the shipped model (an untrained one if absent)."""
@@ -105,7 +107,7 @@ class EmotionRecognizer:
             model = InceptionResNetV2()
         else:
             model = InceptionResNetV2.from_pretrained(path_or_id, revision=revision, local_files_only=local_files_only)
-        return cls(model, device=device, precision=precision, **kwargs)
+        return cls(model, device=device, precision=precision, backend=backend, **kwargs)
 
     def classify_faces(self, crops: list[np.ndarray]) -> np.ndarray:
         """RGB face crops -> (N, num_classes) probabilities, in one batch."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,14 @@ from fer_model import InceptionResNetV2
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY_REPEATS = (1, 1, 1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ONNX exports go to a per-run folder (inherited by the app and CLI subprocesses), not the user's cache."""
+    path = tmp_path_factory.mktemp("fer-cache")
+    os.environ["FER_CACHE_DIR"] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session")

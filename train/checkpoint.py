@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +11,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from fer_model.files import atomic_write
+
 EPOCHS_DIR = "resnet-v2-epochs"
 RESUME_FILE = "checkpoint.pt"
 BEST_FILE = "best.safetensors"
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temp file beside ``path``, fsync it, then rename over ``path``.
-
-    A crash or a full disk leaves the previous ``path`` untouched; the temp file is removed on failure.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:
-        tmp.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            message = f"could not write {path} ({error.strerror}); the previous file is intact"
-            raise OSError(error.errno, message) from error
-        raise
 
 
 def write_json(path: Path, data: Any) -> None:
