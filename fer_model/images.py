@@ -51,7 +51,7 @@ def _limit_side(rgb: np.ndarray) -> np.ndarray:
         return rgb
     image = Image.fromarray(rgb)
     image.thumbnail((MAX_IMAGE_SIDE_PX, MAX_IMAGE_SIDE_PX), Image.Resampling.LANCZOS)
-    return np.asarray(image)
+    return np.array(image)  # writable, as torch expects
 
 
 def _from_array(array: np.ndarray, color: str) -> np.ndarray:
@@ -88,7 +88,7 @@ def load_image(source: ImageInput, color: str = "rgb") -> np.ndarray:
         if not path.is_file():
             raise ImageError(f"{name}: no such file")
         if path.stat().st_size == 0:
-            raise ImageError(f"{name}: empty file; expected an image ({ACCEPTED_FORMATS})")
+            raise ImageError(f"{name}: empty file; accepted formats: {ACCEPTED_FORMATS}")
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from collections.abc import Sequence
@@ -214,12 +215,23 @@ class InceptionResNetV2(
                 allow_patterns=["*.json", "*.safetensors", "README.md"],
             )
         )
+        _check_config_keys(folder / "config.json", cls)
         try:
             model = cls(**model_kwargs)
         except (TypeError, ValueError) as error:
             raise ModelLoadError(f"{folder / 'config.json'}: {error}") from error
         load_weights(model, folder, strict=strict)
         return model.to(map_location).eval()
+
+
+def _check_config_keys(config_file: Path, cls: type) -> None:
+    """Refuse a config.json with keys this version does not know (a typo, or a model from another library)."""
+    if not config_file.is_file():
+        return
+    known = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+    unknown = sorted(set(json.loads(config_file.read_text())) - set(known))
+    if unknown:
+        raise ModelLoadError(f"{config_file}: unknown keys {unknown}; the keys of this model are {', '.join(known)}")
 
 
 def _weight_files(folder: Path) -> list[Path]:

@@ -58,7 +58,8 @@ def model_info(recognizer: EmotionRecognizer) -> str:
         f"**Inception-ResNet-V2** (Szegedy et al. 2016), blocks {len(model.block35)}/{len(model.block17)}/"
         f"{len(model.block8)}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters",
         f"- input: {model.image_size} x {model.image_size} px, grayscale face crops; labels: {', '.join(model.labels)}",
-        f"- running on {recognizer.classifier.device} ({recognizer.classifier.precision})",
+        f"- running on {recognizer.classifier.device} with {recognizer.classifier.backend} "
+        f"({recognizer.classifier.precision})",
     ]
     if training:
         lines.append(f"- trained on: {training.get('train_data', '?')}, {training.get('epochs', '?')} epochs")

@@ -13,6 +13,8 @@ from PIL import Image
 
 from fer_model import InceptionResNetV2
 
+from .corpus import Case, build_corpus
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY_REPEATS = (1, 1, 1)
 
@@ -36,6 +38,13 @@ def tiny_model() -> InceptionResNetV2:
 def astronaut() -> np.ndarray:
     """scikit-image's astronaut photo (public domain, NASA): one clear frontal face at about (175, 76, 91, 91)."""
     return skimage.data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray) -> tuple[Path, list[Case]]:
+    """The bad-input corpus (tests/corpus.py), written once per run: (folder, cases)."""
+    folder = tmp_path_factory.mktemp("corpus")
+    return folder, build_corpus(folder, astronaut)
 
 
 @pytest.fixture

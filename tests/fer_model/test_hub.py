@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from fer_model import InceptionResNetV2, ModelLoadError
 
@@ -166,3 +167,57 @@ def test_weights_of_another_shape_are_a_clear_error(tiny_model: InceptionResNetV
     config_path.write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match=r"(?s)do not fit .*classifier.weight"):
         InceptionResNetV2.from_pretrained(tmp_path / "m")
+
+
+def remove_weights(folder: Path) -> None:
+    for path in [*folder.glob("model*.safetensors"), *folder.glob("model.safetensors.index.json")]:
+        path.unlink()
+
+
+def test_config_with_unknown_keys_names_them(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "num_clases": 7}))
+    with pytest.raises(ModelLoadError, match=r"config.json: unknown keys \['num_clases'\]; the keys of this model"):
+        InceptionResNetV2.from_pretrained(tmp_path)
+
+
+def test_labels_that_do_not_match_num_classes(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "labels": ["happy", "sad"]}))
+    with pytest.raises(ModelLoadError, match=r"config.json: labels: expected a list of 7 class names"):
+        InceptionResNetV2.from_pretrained(tmp_path)
+
+
+def test_weights_of_another_architecture_are_refused(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    import torchvision
+
+    tiny_model.save_pretrained(tmp_path)
+    remove_weights(tmp_path)
+    resnet = torchvision.models.resnet18(num_classes=7).state_dict()
+    save_file({key: value.contiguous() for key, value in resnet.items()}, tmp_path / "model.safetensors")
+    with pytest.raises(ModelLoadError, match=r"(?s)do not fit this model's config.json.*Missing key.*stem"):
+        InceptionResNetV2.from_pretrained(tmp_path)
+
+
+def test_pickled_weights_are_never_unpickled(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path)
+    remove_weights(tmp_path)
+    marker = tmp_path / "unpickled"
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (Path.touch, (marker,))
+
+    (tmp_path / "pytorch_model.bin").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ModelLoadError, match=r"pickled \.bin/\.pt weights are not loaded"):
+        InceptionResNetV2.from_pretrained(tmp_path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["/no/such/folder", "no-such-user/no-such-model"])
+def test_missing_folder_or_repo_is_a_clear_error(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match=rf"{name}: not a model folder here and not loadable from the"):
+        InceptionResNetV2.from_pretrained(name, local_files_only=True)

@@ -1,0 +1,172 @@
+"""A generated corpus of awkward uploads (35 kinds), each with what the API, the CLI and the Space must answer."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+FACE_BOX = (160, 60, 120, 120)  # x, y, width, height around the astronaut's face, with margin
+MAX_FACES_NOTE = r"\d+ faces found; showing the 20 largest"
+NO_FACE_NOTE = "no face detected"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One file: ``error`` is a regex its error must match (None: it must succeed, with ``faces`` faces if set)."""
+
+    kind: str
+    file: str
+    error: str | None = None
+    faces: int | None = None
+    note: str | None = None
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` pixels but carries one tiny compressed row: a decompression bomb."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def _save(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _transparent_face(photo: Image.Image) -> bytes:
+    rgba = photo.convert("RGBA")
+    alpha = np.full(rgba.size[::-1], 255, np.uint8)
+    x, y, w, h = FACE_BOX
+    alpha[y : y + h, x : x + w] = 0
+    rgba.putalpha(Image.fromarray(alpha))
+    return _save(rgba, "PNG")
+
+
+def _with_orientation(photo: Image.Image, orientation: int) -> bytes:
+    """A JPEG whose EXIF orientation tag is ``orientation`` (6: stored rotated; 9: not a valid value)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return _save(photo, "JPEG", exif=exif)
+
+
+def _crowd(face: Image.Image, columns: int = 8, rows: int = 7) -> bytes:
+    """56 copies of one face in a grid: more faces than the recognizer classifies."""
+    tile = face.resize((110, 110))
+    grid = Image.new("RGB", (columns * 120, rows * 120), (128, 128, 128))
+    for index in range(columns * rows):
+        grid.paste(tile, ((index % columns) * 120 + 5, (index // columns) * 120 + 5))
+    return _save(grid, "JPEG", quality=92)
+
+
+def _animated(photo: Image.Image) -> bytes:
+    blank = Image.new("RGB", photo.size, (0, 0, 0))
+    return _save(photo, "GIF", save_all=True, append_images=[blank], duration=100, loop=0)
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("face.jpg", b"not really")
+    return buffer.getvalue()
+
+
+CASES = [
+    Case("empty file", "empty.jpg", error="empty file"),
+    Case("truncated JPEG", "truncated.jpg", error="corrupt or truncated"),
+    Case("random bytes", "random.jpg", error="not a readable image"),
+    Case("text file", "notes.png", error="not a readable image"),
+    Case("SVG", "drawing.svg", error="not a readable image"),
+    Case("HEIC (unsupported)", "phone.heic", error="not a readable image"),
+    Case("PDF", "scan.pdf", error="not a readable image"),
+    Case("ZIP archive", "faces.zip", error="not a readable image"),
+    Case("HTML named .jpg", "page.jpg", error="not a readable image"),
+    Case("decompression bomb", "bomb.png", error="limit 50,000,000"),
+    Case("PNG with a bad checksum", "badcrc.png", error="not a readable image"),
+    Case("1x1 image", "dot.png", faces=0, note=NO_FACE_NOTE),
+    Case("1000x3 strip", "strip.png", faces=0, note=NO_FACE_NOTE),
+    Case("all-zero image", "black.png", faces=0, note=NO_FACE_NOTE),
+    Case("no face", "wall.jpg", faces=0, note=NO_FACE_NOTE),
+    Case("RGBA with a transparent face", "ghost.png"),
+    Case("RGBA", "rgba.png", faces=1),
+    Case("grayscale", "gray.jpg", faces=1),
+    Case("gray + alpha", "gray-alpha.png", faces=1),
+    Case("1-bit", "bilevel.png"),
+    Case("16-bit PNG", "sixteen.png", faces=1),
+    Case("float TIFF", "float.tif", faces=1),
+    Case("CMYK JPEG", "cmyk.jpg", faces=1),
+    Case("palette PNG", "palette.png", faces=1),
+    Case("EXIF-rotated", "rotated.jpg", faces=1),
+    Case("invalid EXIF orientation", "bad-exif.jpg", faces=1),
+    Case("animated GIF", "animated.gif", faces=1),
+    Case("WebP", "photo.webp", faces=1),
+    Case("BMP", "photo.bmp", faces=1),
+    Case("TIFF", "photo.tiff", faces=1),
+    Case("progressive JPEG", "progressive.jpg", faces=1),
+    Case("PNG named .jpg", "really-a-png.jpg", faces=1),
+    Case("name with spaces and accents", "my photo – été.jfif", faces=1),
+    Case("50+ faces", "crowd.jpg", faces=20, note=MAX_FACES_NOTE),
+    Case("huge valid photo", "huge.jpg", faces=1),
+]
+
+
+def build_corpus(folder: Path, astronaut: np.ndarray) -> list[Case]:
+    """Write every case's file into ``folder`` (made from the astronaut photo) and return ``CASES``."""
+    photo = Image.fromarray(astronaut).resize((400, 400))
+    x, y, w, h = FACE_BOX
+    face = photo.crop((x, y, x + w, y + h))
+    gray = photo.convert("L")
+    jpeg = _save(photo, "JPEG", quality=90)
+    sixteen = Image.fromarray(np.asarray(gray, np.uint16) * 257)
+    makers: dict[str, Callable[[], bytes]] = {
+        "empty.jpg": lambda: b"",
+        "truncated.jpg": lambda: jpeg[: len(jpeg) // 3],
+        "random.jpg": lambda: np.random.default_rng(0).bytes(5000),
+        "notes.png": lambda: b"just some text\n" * 20,
+        "drawing.svg": lambda: b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="9" height="9"/></svg>',
+        "phone.heic": lambda: b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(200),
+        "scan.pdf": lambda: b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF",
+        "faces.zip": _zip,
+        "page.jpg": lambda: b"<!doctype html><p>hi</p>",
+        "bomb.png": lambda: _png_header_only(30000, 30000),
+        "badcrc.png": lambda: (lambda png: png[:29] + b"\0\0\0\0" + png[33:])(_save(photo, "PNG")),
+        "dot.png": lambda: _save(Image.new("RGB", (1, 1)), "PNG"),
+        "strip.png": lambda: _save(Image.new("RGB", (1000, 3), (90, 60, 30)), "PNG"),
+        "black.png": lambda: _save(Image.new("RGB", (200, 200)), "PNG"),
+        "wall.jpg": lambda: _save(Image.new("RGB", (300, 200), (200, 190, 170)), "JPEG"),
+        "ghost.png": lambda: _transparent_face(photo),
+        "rgba.png": lambda: _save(photo.convert("RGBA"), "PNG"),
+        "gray.jpg": lambda: _save(gray, "JPEG"),
+        "gray-alpha.png": lambda: _save(gray.convert("LA"), "PNG"),
+        "bilevel.png": lambda: _save(gray.convert("1"), "PNG"),
+        "sixteen.png": lambda: _save(sixteen, "PNG"),
+        "float.tif": lambda: _save(Image.fromarray(np.asarray(gray, np.float32)), "TIFF"),
+        "cmyk.jpg": lambda: _save(photo.convert("CMYK"), "JPEG"),
+        "palette.png": lambda: _save(photo.quantize(256), "PNG"),
+        "rotated.jpg": lambda: _with_orientation(photo.transpose(Image.Transpose.ROTATE_90), 6),
+        "bad-exif.jpg": lambda: _with_orientation(photo, 9),
+        "animated.gif": lambda: _animated(photo),
+        "photo.webp": lambda: _save(photo, "WEBP", quality=90),
+        "photo.bmp": lambda: _save(photo, "BMP"),
+        "photo.tiff": lambda: _save(photo, "TIFF"),
+        "progressive.jpg": lambda: _save(photo, "JPEG", progressive=True),
+        "really-a-png.jpg": lambda: _save(photo, "PNG"),
+        "my photo – été.jfif": lambda: jpeg,
+        "crowd.jpg": lambda: _crowd(face),
+        "huge.jpg": lambda: _save(Image.fromarray(astronaut).resize((6000, 6000)), "JPEG", quality=80),
+    }
+    assert set(makers) == {case.file for case in CASES}
+    for case in CASES:
+        (folder / case.file).write_bytes(makers[case.file]())
+    return CASES

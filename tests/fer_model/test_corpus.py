@@ -1,0 +1,79 @@
+"""The bad-input corpus through the Python API and the CLI: clear errors for bad files, answers for the rest."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer_model import EmotionRecognizer, InceptionResNetV2
+from fer_model.images import ImageError, load_image
+
+from ..corpus import CASES, Case
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def recognizer(tiny_model: InceptionResNetV2) -> EmotionRecognizer:
+    return EmotionRecognizer(tiny_model, device="cpu")
+
+
+def check_answer(case: Case, faces: list[dict], notes: list[str]) -> None:
+    """A successful answer: the expected face count and note, and probabilities that are finite and sum to 1."""
+    assert faces, case.kind  # at least the whole image is classified
+    if case.faces is not None:
+        assert sum(face["box"] is not None for face in faces) == case.faces, case.kind
+    if case.note is not None:
+        assert any(re.search(case.note, note) for note in notes), (case.kind, notes)
+    for face in faces:
+        values = list(face["probabilities"].values())
+        assert all(math.isfinite(v) for v in values) and sum(values) == pytest.approx(1.0, abs=1e-4), case.kind
+
+
+def test_the_corpus_has_at_least_30_kinds(corpus: tuple[Path, list[Case]]) -> None:
+    folder, cases = corpus
+    assert len({case.kind for case in cases}) == len(cases) >= 30
+    assert all((folder / case.file).is_file() for case in cases)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.kind)
+def test_api(recognizer: EmotionRecognizer, corpus: tuple[Path, list[Case]], case: Case) -> None:
+    folder, _ = corpus
+    if case.error:
+        with pytest.raises(ImageError, match=case.error) as raised:
+            recognizer.predict(folder / case.file)
+        assert case.file in str(raised.value)
+        if "accepted" not in case.error and "limit" not in case.error:
+            assert "accepted" in str(raised.value)  # says what would have been fine
+    else:
+        check_answer(case, **_faces_and_notes(recognizer.predict(folder / case.file).to_dict()))
+        assert load_image(folder / case.file).dtype.name == "uint8"
+
+
+def _faces_and_notes(result: dict) -> dict:
+    return {"faces": result["faces"], "notes": result["notes"]}
+
+
+def test_cli(tiny_model: InceptionResNetV2, corpus: tuple[Path, list[Case]], tmp_path: Path) -> None:
+    folder, cases = corpus
+    tiny_model.save_pretrained(tmp_path / "model")
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_model", "predict", "--json", "--model", str(tmp_path / "model"),
+         *(str(folder / case.file) for case in cases)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 1, result.stderr  # some files failed, and the run still went through all of them
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(answer["path"]).name for answer in answers] == [case.file for case in cases]
+    for case, answer in zip(cases, answers, strict=True):
+        if case.error:
+            assert re.search(case.error, answer["error"]), (case.kind, answer)
+        else:
+            assert "error" not in answer, (case.kind, answer)
+            check_answer(case, **_faces_and_notes(answer))
