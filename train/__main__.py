@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run training; data errors print one clear line and exit 2."""
+    """Run training; data errors print one clear line and exit 2, a failed write (disk full) exits 1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = parse_args(argv)
     try:
@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. disk full while saving: the message says the previous file is intact
+        print(f"error: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(json.dumps({k: v for k, v in summary.items() if k != "epochs"}))
     return 0
 

@@ -20,6 +20,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from fer_model import InceptionResNetV2
+from fer_model.files import remove_stale_temp_files
 from fer_model.preprocess import Augmentation, eval_transform, train_transform
 
 from .checkpoint import (
@@ -184,6 +185,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
     epochs_dir = config.output_dir / EPOCHS_DIR
+    if is_main:
+        for stale in remove_stale_temp_files(epochs_dir) + remove_stale_temp_files(config.output_dir):
+            log.info("removed %s, left by a run killed while writing it", stale)
     resume_state = load_checkpoint(epochs_dir / RESUME_FILE) if config.resume else None
     model = InceptionResNetV2(
         image_size=config.image_size, block_repeats=config.block_repeats, drop_rate=config.drop_rate

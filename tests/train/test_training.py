@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -73,25 +76,89 @@ def test_resume_continues_at_next_epoch_with_identical_optimizer_state(trained: 
     assert float(resumed["step"]) == float(first["step"]) + 5
 
 
-def test_sigkill_mid_epoch_leaves_previous_checkpoint_intact_and_resumable(kaggle_data: Path, tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    args = [sys.executable, "-m", "train", "--data", str(kaggle_data), "--output-dir", str(out), "--epochs", "30",
-            *FAST_FLAGS]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _wait_for(condition: Callable[[], bool], timeout: float = 600, poll: float = 0.002) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(poll)
+
+
+def _completed_epoch(checkpoint: Path) -> int:
+    return load_checkpoint(checkpoint)["epoch"] if checkpoint.exists() else 0
+
+
+def _assert_nothing_is_torn(out: Path) -> int:
+    """Every weights file, the checkpoint and the history load; they agree on the last completed epoch."""
+    epochs_dir = out / "resnet-v2-epochs"
+    for weights in epochs_dir.glob("*.safetensors"):
+        load_weights_file(weights)
+    completed = load_checkpoint(epochs_dir / "checkpoint.pt")["epoch"]
+    assert [row["epoch"] for row in json.loads((out / "history.json").read_text())] == list(range(1, completed + 1))
+    assert sorted(epochs_dir.glob("epoch-*.safetensors"))[-1].name in {f"epoch-{e:03d}.safetensors"
+                                                                       for e in (completed, completed + 1)}
+    return completed
+
+
+def test_three_sigkills_lose_at_most_an_epoch_each_and_the_run_finishes(kaggle_data: Path, tmp_path: Path) -> None:
+    """Killed inside an epoch, while writing a checkpoint, and inside an epoch again; resumed after each kill."""
+    out, epochs = tmp_path / "run", 6
     checkpoint = out / "resnet-v2-epochs" / "checkpoint.pt"
-    deadline = time.monotonic() + 600
-    while not checkpoint.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)  # now inside epoch 2 (or writing it)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    state = load_checkpoint(checkpoint)  # never a torn file: written to a temp file, then renamed
-    assert state["epoch"] >= 1
-    result = run_module("train", "--data", str(kaggle_data), "--output-dir", str(out),
-                        "--epochs", str(state["epoch"] + 1), "--resume", *FAST_FLAGS)
+    args = [sys.executable, "-m", "train", "--data", str(kaggle_data), "--output-dir", str(out),
+            "--epochs", str(epochs), *FAST_FLAGS]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    delays = random.Random(0)
+    for kill_at in ("mid-epoch", "checkpoint write", "mid-epoch"):
+        before = _completed_epoch(checkpoint)
+        resume = ["--resume"] if before else []
+        process = subprocess.Popen([*args, *resume], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        if kill_at == "mid-epoch":  # a random moment after this run has finished an epoch of its own
+            _wait_for(lambda before=before: _completed_epoch(checkpoint) > before, poll=0.1)
+            time.sleep(delays.uniform(0.2, 1.5))
+        else:  # the moment a checkpoint's temp file appears
+            _wait_for(lambda: any(checkpoint.parent.glob(".*.tmp")))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if kill_at == "checkpoint write":
+            assert any(checkpoint.parent.glob(".*.tmp"))  # the kill did land inside a write
+        completed = _assert_nothing_is_torn(out)
+        assert completed >= before  # what was saved before is still there; at most the running epoch is lost
+    result = run_module("train", "--data", str(kaggle_data), "--output-dir", str(out), "--epochs", str(epochs),
+                        "--resume", *FAST_FLAGS)
     assert result.returncode == 0, result.stderr
-    assert load_checkpoint(checkpoint)["epoch"] == state["epoch"] + 1
+    assert f"at epoch {completed + 1}" in result.stderr  # it resumed right after the last completed epoch
+    assert _assert_nothing_is_torn(out) == epochs
+    assert not list(checkpoint.parent.glob(".*.tmp")) and not list(out.glob(".*.tmp"))  # stale temp files removed
+
+
+@contextmanager
+def small_tmpfs(folder: Path, size_bytes: int) -> Iterator[Path]:
+    """A real filesystem of ``size_bytes`` mounted on ``folder`` (needs root; skips otherwise)."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_bytes}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_disk_full_on_a_real_tmpfs_keeps_the_previous_checkpoint(trained: Path, kaggle_data: Path,
+                                                                  tmp_path: Path) -> None:
+    """Room for epoch 1's files but not epoch 2's: the run stops with a clear error, epoch 1 stays loadable."""
+    epoch_one = ["epoch-001.safetensors", "best.safetensors", "checkpoint.pt"]
+    needed = sum((trained / "resnet-v2-epochs" / name).stat().st_size for name in epoch_one)
+    with small_tmpfs(tmp_path / "disk", needed + 4 * 2**20) as disk:
+        result = run_module("train", "--data", str(kaggle_data), "--output-dir", str(disk), "--epochs", "3",
+                            *FAST_FLAGS)
+        assert result.returncode == 1, result.stderr
+        error = result.stderr.strip().splitlines()[-1]
+        assert error.startswith("error: could not write") and "No space left" in error and "intact" in error
+        assert load_checkpoint(disk / "resnet-v2-epochs" / "checkpoint.pt")["epoch"] == 1
+        load_weights_file(disk / "resnet-v2-epochs" / "epoch-001.safetensors")
+        assert not list((disk / "resnet-v2-epochs").glob(".*.tmp"))
 
 
 def test_two_rank_gloo_ddp_run_completes(kaggle_data: Path, tmp_path: Path) -> None:
