@@ -1,9 +1,10 @@
 """Load test: N concurrent gradio_client users posting photos to /predict for a bounded time.
 
-    python benchmarks/load.py --users 8 --seconds 60 [--url http://127.0.0.1:7860/] [--image PHOTO]
+    python benchmarks/load.py --users 32 --seconds 60 [--model DIR] [--image PHOTO] [--max-rss-growth-mb 300]
 
-Without --url it starts the app (shipped model) on a free localhost port and stops it afterwards.
-Prints requests/s, p50/p95 latency, errors, and the server's resident memory before and after.
+It starts the app (the shipped model unless --model) on a free localhost port, warms it up, runs the users, and
+prints requests/s, p50/p95 latency, errors, and the server's resident memory (before, peak, after). It exits 1 when
+a request failed or the server grew by more than --max-rss-growth-mb. tests/space/test_load.py runs it small in CI.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import statistics
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+MAX_RSS_GROWTH_MB = 300.0  # the stated bound: the server may not grow more than this over a run, after warm-up
+WARMUP_REQUESTS = 4
 
 
 def rss_mb(pid: int) -> float:
@@ -24,15 +29,44 @@ def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-    return float("nan")
+    raise ValueError(f"/proc/{pid}/status has no VmRSS line")
 
 
-def run_users(url: str, image: Path, users: int, seconds: float) -> tuple[list[float], list[str]]:
-    """Each user loops predict() until the deadline; returns latencies (s) and error messages."""
+@dataclass
+class LoadResult:
+    """Latencies (s) of the requests that succeeded, error messages, and the server's memory in MB."""
+
+    users: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rss_before: float = 0.0
+    rss_peak: float = 0.0
+    rss_after: float = 0.0
+
+    @property
+    def rss_growth(self) -> float:
+        return max(self.rss_peak, self.rss_after) - self.rss_before
+
+    def summary(self) -> str:
+        done = len(self.latencies)
+        p50 = statistics.median(self.latencies) if done else float("nan")
+        p95 = statistics.quantiles(self.latencies, n=20)[18] if done >= 2 else float("nan")
+        return (f"users {self.users}, {self.seconds:.0f} s: {done} ok, {len(self.errors)} errors, "
+                f"{done / self.seconds:.2f} req/s, p50 {p50:.2f} s, p95 {p95:.2f} s; server RSS "
+                f"{self.rss_before:.0f} MB before, {self.rss_peak:.0f} MB peak, {self.rss_after:.0f} MB after "
+                f"(growth {self.rss_growth:.0f} MB)")
+
+
+def measure(url: str, pid: int, image: Path, users: int, seconds: float) -> LoadResult:
+    """Warm the server up, then run ``users`` clients looping /predict until ``seconds`` have passed."""
     from gradio_client import Client, handle_file
 
-    latencies: list[float] = []
-    errors: list[str] = []
+    warm = Client(url, verbose=False)
+    for _ in range(WARMUP_REQUESTS):
+        warm.predict(handle_file(str(image)), api_name="/predict")
+    result = LoadResult(users, seconds, rss_before=rss_mb(pid))
+    result.rss_peak = result.rss_before
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
@@ -43,55 +77,40 @@ def run_users(url: str, image: Path, users: int, seconds: float) -> tuple[list[f
             try:
                 client.predict(handle_file(str(image)), api_name="/predict")
                 with lock:
-                    latencies.append(time.perf_counter() - started)
-            except Exception as error:
+                    result.latencies.append(time.perf_counter() - started)
+            except Exception as error:  # any failure of a request is a finding to report, not a crash
                 with lock:
-                    errors.append(f"{type(error).__name__}: {error}")
+                    result.errors.append(f"{type(error).__name__}: {error}")
 
     threads = [threading.Thread(target=user) for _ in range(users)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=seconds + 300)
-    return latencies, errors
+    while any(thread.is_alive() for thread in threads):
+        result.rss_peak = max(result.rss_peak, rss_mb(pid))
+        time.sleep(0.5)
+    result.rss_after = rss_mb(pid)
+    return result
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url")
-    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--users", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--image", type=Path, default=ROOT / "space" / "examples" / "astronaut.jpg")
-    parser.add_argument("--model", help="model for the app this script starts (default: the shipped one)")
+    parser.add_argument("--model", help="model for the app (default: the shipped one)")
+    parser.add_argument("--max-rss-growth-mb", type=float, default=MAX_RSS_GROWTH_MB)
     args = parser.parse_args()
-    if args.url:
-        report(*run_users(args.url, args.image, args.users, args.seconds), args, None, None)
-        return
     from tests.space.server import running_app
 
-    log = Path("/tmp/fer-load-app.log")
-    with running_app(Path(args.model) if args.model else None, log) as url:
-        import subprocess
-
-        pid = int(subprocess.check_output(["pgrep", "-n", "-f", "space/app.py"]).decode())
-        before = rss_mb(pid)
-        latencies, errors = run_users(url, args.image, args.users, args.seconds)
-        report(latencies, errors, args, before, rss_mb(pid))
-
-
-def report(latencies: list[float], errors: list[str], args: argparse.Namespace,
-           rss_before: float | None, rss_after: float | None) -> None:
-    """Print the figures."""
-    done = len(latencies)
-    quantiles = statistics.quantiles(latencies, n=20) if done >= 2 else [float("nan")] * 19
-    print(f"users {args.users}, {args.seconds:.0f} s: {done} ok, {len(errors)} errors, "
-          f"{done / args.seconds:.2f} req/s, p50 {statistics.median(latencies) if done else float('nan'):.2f} s, "
-          f"p95 {quantiles[18]:.2f} s")
-    if rss_before is not None:
-        print(f"server RSS: {rss_before:.0f} MB before, {rss_after:.0f} MB after")
-    for message in sorted(set(errors))[:5]:
+    log = ROOT / "output" / "load-app.log"
+    log.parent.mkdir(exist_ok=True)
+    with running_app(Path(args.model) if args.model else None, log) as app:
+        result = measure(app.url, app.pid, args.image, args.users, args.seconds)
+    print(result.summary())
+    for message in sorted(set(result.errors))[:5]:
         print("error:", message[:200])
+    return 1 if result.errors or result.rss_growth > args.max_rss_growth_mb else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,11 +8,15 @@ The model defaults to $FER_MODEL, else the checkpoint shipped in space/model/.
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import math
 import os
+import shutil
+import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ import cv2  # noqa: E402
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from fer_model import EmotionRecognizer, ImageError, load_image  # noqa: E402
 from fer_model.annotate import draw_prediction  # noqa: E402
@@ -37,6 +42,8 @@ SMOOTHING = 0.4  # weight of the newest webcam frame in the moving average of pr
 MAX_VIDEO_SECONDS = 30.0
 VIDEO_SAMPLES_PER_S = 4.0
 VIDEO_MAX_SIDE_PX = 640
+CACHE_MAX_AGE_S = int(os.environ.get("FER_CACHE_MAX_AGE_S", "3600"))  # uploads and results are deleted after this
+RESULT_KEEP_S = 300  # result files are copied to Gradio's cache at once; older ones are deleted
 PROGRESS = gr.Progress()  # Gradio injects the live progress tracker where a handler's default is a gr.Progress
 
 
@@ -76,10 +83,31 @@ def upload_error(error: ImageError, path: str) -> str:
     return f"That file can't be used. {str(error).replace(path, Path(path).name)}"
 
 
+class ResultFolder:
+    """Where handlers write result files, one new folder per request, in a temp folder removed at exit.
+
+    Gradio copies a returned file into its cache atomically right after the handler returns. (An array it would write
+    to a content-addressed path in place, so two users getting the same picture at once could read a half-written
+    file.) Folders older than ``RESULT_KEEP_S`` have been copied and are deleted when a new one is made.
+    """
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="fer-space-"))
+        atexit.register(shutil.rmtree, self.root, ignore_errors=True)
+
+    def new(self) -> Path:
+        cutoff = time.time() - RESULT_KEEP_S
+        for earlier in self.root.iterdir():
+            if earlier.stat().st_mtime < cutoff:
+                shutil.rmtree(earlier, ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=self.root))
+
+
 def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
     """The Blocks app around one loaded recognizer."""
+    results = ResultFolder()
 
-    def predict(image_path: str | None) -> tuple[np.ndarray, dict[str, float], dict[str, Any], str]:
+    def predict(image_path: str | None) -> tuple[str, dict[str, float], dict[str, Any], str]:
         if not image_path:
             raise gr.Error("No image: upload, paste or drop a photo first.")
         try:
@@ -88,7 +116,9 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
         except ImageError as error:
             raise gr.Error(upload_error(error, image_path)) from error
         notes = "; ".join(prediction.notes) or f"{len(prediction.faces)} face(s) found."
-        return draw_prediction(rgb, prediction), prediction.faces[0].probabilities, prediction.to_dict(), notes
+        picture = results.new() / "annotated.webp"
+        Image.fromarray(draw_prediction(rgb, prediction)).save(picture, quality=90)
+        return str(picture), prediction.faces[0].probabilities, prediction.to_dict(), notes
 
     def explain(image_path: str | None) -> np.ndarray:
         if not image_path:
@@ -110,9 +140,10 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
     def analyse_video(video_path: str | None, progress: gr.Progress = PROGRESS) -> tuple[Any, Any, Any]:
         if not video_path:
             raise gr.Error("No video: upload a short clip first.")
-        return video_timeline(recognizer, video_path, progress)
+        return video_timeline(recognizer, video_path, progress, results.new())
 
-    with gr.Blocks(title="Facial emotion recognition") as app:
+    with gr.Blocks(title="Facial emotion recognition",
+                   delete_cache=(min(600, CACHE_MAX_AGE_S), CACHE_MAX_AGE_S)) as app:
         gr.Markdown("# Facial emotion recognition\nInception-ResNet-V2 trained on FER2013: seven expressions per face.")
         if not recognizer.trained:
             gr.Markdown(
@@ -164,8 +195,10 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
     return app
 
 
-def video_timeline(recognizer: EmotionRecognizer, path: str, progress: Any) -> tuple[pd.DataFrame, str, str]:
-    """Sample frames, classify the largest face in each: (long-form dataframe, annotated .webm, .csv)."""
+def video_timeline(
+    recognizer: EmotionRecognizer, path: str, progress: Any, out_dir: Path
+) -> tuple[pd.DataFrame, str, str]:
+    """Sample frames, classify the largest face in each: (long-form dataframe, annotated .webm, .csv in out_dir)."""
     capture = cv2.VideoCapture(path)
     try:
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
@@ -176,7 +209,6 @@ def video_timeline(recognizer: EmotionRecognizer, path: str, progress: Any) -> t
             raise gr.Error(f"The video is {frames / fps:.0f} s long; the limit is {MAX_VIDEO_SECONDS:.0f} s.")
         samples = sorted({min(round(k * fps / VIDEO_SAMPLES_PER_S), frames - 1)
                           for k in range(math.ceil(frames / fps * VIDEO_SAMPLES_PER_S))})
-        out_dir = Path(tempfile.mkdtemp(prefix="fer-video-"))
         writer, rows = None, []
         for index in progress.tqdm(samples, desc="Analysing frames"):
             capture.set(cv2.CAP_PROP_POS_FRAMES, index)
@@ -216,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     recognizer = EmotionRecognizer.from_pretrained(args.model)
     app = build_app(recognizer)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C: Gradio and atexit clean up
     app.queue(max_size=QUEUE_MAX_SIZE).launch(
         server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, show_error=True,
     )

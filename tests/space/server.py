@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,9 +24,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class RunningApp:
+    url: str
+    pid: int
+
+
 @contextmanager
-def running_app(model_dir: Path | None, log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Yield the URL of a started app; the process is stopped afterwards."""
+def running_app(
+    model_dir: Path | None, log_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningApp]:
+    """Yield the URL and process id of a started app; the process is stopped (SIGTERM) afterwards."""
     port = free_port()
     args = [sys.executable, str(ROOT / "space" / "app.py"), "--port", str(port)]
     if model_dir is not None:
@@ -47,7 +56,7 @@ def running_app(model_dir: Path | None, log_path: Path, extra_env: dict[str, str
                 time.sleep(1)
             else:
                 raise RuntimeError(f"app did not start in {START_TIMEOUT_S} s:\n{log_path.read_text()}")
-            yield url
+            yield RunningApp(url, process.pid)
         finally:
             process.terminate()
             try:
