@@ -94,8 +94,11 @@ def test_export_onnx_command_checks_against_pytorch(tiny_model: InceptionResNetV
     assert len(differences) == 2 and max(differences) < 1e-5
     metadata = {prop.key: prop.value for prop in onnx.load(out, load_external_data=False).metadata_props}
     assert json.loads(metadata["labels"]) == tiny_model.labels and metadata["image_size"] == "75"
-    batch = onnx.load(out, load_external_data=False).graph.input[0].type.tensor_type.shape.dim[0]
+    graph = onnx.load(out, load_external_data=False).graph
+    batch = graph.input[0].type.tensor_type.shape.dim[0]
     assert batch.dim_param and not batch.dim_value  # symbolic batch size
+    operators = {node.op_type for node in graph.node}
+    assert "Conv" in operators and "MatMul" not in operators  # 1x1 convolutions export as Conv, for ORT to fuse
 
 
 def test_export_onnx_command_names_a_missing_model(tmp_path: Path) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from fer_model import EMOTIONS, InceptionResNetV2
-from fer_model.blocks import Block35, LambdaScale
+from fer_model.blocks import Block35, LambdaScale, PointwiseConv2d
 from fer_model.model import PAPER_BLOCK_REPEATS
 
 TIMM_PARAMS_7_CLASSES = 54_317_223  # timm.create_model("inception_resnet_v2", num_classes=7)
@@ -99,3 +100,22 @@ def test_last_block8_has_no_relu_and_unit_scale() -> None:
 def test_bad_config_names_the_field(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         InceptionResNetV2(**kwargs)
+
+
+def test_pointwise_conv_is_a_1x1_convolution_forward_and_backward() -> None:
+    """The channels_last matmul path gives the convolution's outputs and gradients, with the same weight keys."""
+    torch.manual_seed(0)
+    reference, pointwise = nn.Conv2d(16, 24, kernel_size=1), PointwiseConv2d(16, 24)
+    pointwise.load_state_dict(reference.state_dict())
+    for height in (5, 1):
+        x = torch.randn(3, 16, height, height).contiguous(memory_format=torch.channels_last)
+        inputs = [x.clone().requires_grad_(True) for _ in range(2)]
+        outputs = [reference(inputs[0]), pointwise(inputs[1])]
+        assert outputs[1].is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(outputs[1], outputs[0])
+        for output in outputs:
+            (output * torch.arange(24.0).view(1, 24, 1, 1)).sum().backward()
+        torch.testing.assert_close(inputs[1].grad, inputs[0].grad)
+        torch.testing.assert_close(pointwise.weight.grad, reference.weight.grad)
+        reference.zero_grad()
+        pointwise.zero_grad()
