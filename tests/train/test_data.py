@@ -40,6 +40,12 @@ def test_unknown_class_names_the_folder(tmp_path: Path) -> None:
         load_image_folder(tmp_path, EMOTIONS)
 
 
+def test_empty_split_names_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "validation").mkdir()
+    with pytest.raises(DataError, match=r"validation: no class folders; expected one of angry, disgust"):
+        load_image_folder(tmp_path / "validation", EMOTIONS)
+
+
 def test_empty_class_folder_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "happy").mkdir()
     with pytest.raises(DataError, match=r"happy: empty class folder"):
