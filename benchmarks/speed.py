@@ -27,10 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer_model import InceptionResNetV2
 from fer_model.inference import Classifier, TorchClassifier, auto_backend, bf16_supported
 from fer_model.onnx_backend import OnnxClassifier, export_onnx
-from fer_model.preprocess import eval_transform
 from fer_model.recognizer import default_model
 from fer_model.timm_weights import convert_timm_state_dict
-from train.data import find_splits, load_split
+from train.evaluate import validation_set
 from train.loop import TrainConfig, build_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,8 +109,7 @@ def validation_images(model: InceptionResNetV2, data: Path | None) -> tuple[torc
     if data is None:
         generator = torch.Generator().manual_seed(0)
         return torch.randn(256, 3, model.image_size, model.image_size, generator=generator) * 0.5, "generated images"
-    dataset = load_split(find_splits(data).validation or data, "validation", model.labels)
-    dataset.transform = eval_transform(model.image_size, model.mean, model.std)
+    dataset = validation_set(model, data)
     return torch.stack([dataset[i][0] for i in range(len(dataset))]), f"validation images of {data}"
 
 

@@ -26,16 +26,21 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException as error:
+    except OSError as error:
         tmp.unlink(missing_ok=True)
-        if isinstance(error, (OSError, SafetensorError)):  # safetensors reports a full disk as its own error
-            if isinstance(error, OSError):
-                code, reason = error.errno or errno.EIO, error.strerror
-            else:  # "... I/O error: No space left on device (os error 28)"
-                found = re.search(r"os error (\d+)", str(error))
-                code, reason = int(found.group(1)) if found else errno.EIO, str(error)
-            raise OSError(code, f"could not write {path} ({reason}); the previous file is intact") from error
+        raise _write_error(path, error.errno or errno.EIO, error.strerror) from error
+    except SafetensorError as error:  # safetensors reports a full disk as "... (os error 28)"
+        tmp.unlink(missing_ok=True)
+        found = re.search(r"os error (\d+)", str(error))
+        raise _write_error(path, int(found.group(1)) if found else errno.EIO, str(error)) from error
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_error(path: Path, code: int, reason: str) -> OSError:
+    """The error of a failed atomic write: what failed, why, and that the previous file survived."""
+    return OSError(code, f"could not write {path} ({reason}); the previous file is intact")
 
 
 def remove_stale_temp_files(folder: Path) -> list[Path]:

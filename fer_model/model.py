@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import torch
 from huggingface_hub import PyTorchModelHubMixin, load_torch_model, save_torch_state_dict, snapshot_download
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, HFValidationError
+from huggingface_hub.errors import EntryNotFoundError
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
@@ -181,9 +181,9 @@ class InceptionResNetV2(
         """
         try:
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-        except (HFValidationError, HfHubHTTPError, EntryNotFoundError, httpx.HTTPError, OSError, ValueError) as error:
-            if isinstance(error, ModelLoadError):
-                raise
+        except ModelLoadError:
+            raise
+        except (EntryNotFoundError, httpx.HTTPError, OSError, ValueError) as error:  # Hub errors subclass these
             raise ModelLoadError(
                 f"{pretrained_model_name_or_path}: not a model folder here and not loadable from the Hugging Face "
                 f"Hub ({type(error).__name__}: {error})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import csv
 import math
 import os
@@ -93,13 +94,17 @@ class ResultFolder:
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="fer-space-"))
+        self.pruned_at = time.time()
         atexit.register(shutil.rmtree, self.root, ignore_errors=True)
 
     def new(self) -> Path:
-        cutoff = time.time() - RESULT_KEEP_S
-        for earlier in self.root.iterdir():
-            if earlier.stat().st_mtime < cutoff:
-                shutil.rmtree(earlier, ignore_errors=True)
+        now = time.time()
+        if now - self.pruned_at > RESULT_KEEP_S / 10:  # not on every request: the folder holds thousands
+            self.pruned_at = now
+            for earlier in self.root.iterdir():
+                with contextlib.suppress(FileNotFoundError):  # another request may be pruning too
+                    if earlier.stat().st_mtime < now - RESULT_KEEP_S:
+                        shutil.rmtree(earlier, ignore_errors=True)
         return Path(tempfile.mkdtemp(dir=self.root))
 
 

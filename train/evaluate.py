@@ -18,11 +18,20 @@ from torch.utils.data import DataLoader
 from fer_model import InceptionResNetV2, ModelLoadError
 from fer_model.preprocess import eval_transform, ten_crop_transform
 
-from .data import DataError, find_splits, load_split
+from .data import DataError, FaceDataset, find_splits, load_split
 from .metrics import classification_report, confusion_figure, score
 from .runtime import pick_device, resolve_amp
 
 TTA_CHOICES = ("none", "flip", "ten-crop")
+
+
+def validation_set(model: InceptionResNetV2, data: Path, tta: str = "none") -> FaceDataset:
+    """The images to score ``model`` on: ``data``'s validation split (or ``data`` itself), preprocessed for it."""
+    splits = find_splits(data)
+    dataset = load_split(splits.validation or splits.train, "validation", model.labels)
+    make = ten_crop_transform if tta == "ten-crop" else eval_transform
+    dataset.transform = make(model.image_size, model.mean, model.std)
+    return dataset
 
 
 def evaluate(
@@ -34,10 +43,7 @@ def evaluate(
     amp: str = "off",
 ) -> dict[str, Any]:
     """Score ``model`` on ``data`` (a class-folder tree, a dataset root's validation split, or fer2013.csv)."""
-    splits = find_splits(data)
-    dataset = load_split(splits.validation or splits.train, "validation", model.labels)
-    make = ten_crop_transform if tta == "ten-crop" else eval_transform
-    dataset.transform = make(model.image_size, model.mean, model.std)
+    dataset = validation_set(model, data, tta)
     torch_device = pick_device(device)
     model.to(torch_device).to(memory_format=torch.channels_last)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=1)
