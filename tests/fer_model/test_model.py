@@ -115,7 +115,9 @@ def test_pointwise_conv_is_a_1x1_convolution_forward_and_backward() -> None:
         torch.testing.assert_close(outputs[1], outputs[0])
         for output in outputs:
             (output * torch.arange(24.0).view(1, 24, 1, 1)).sum().backward()
-        torch.testing.assert_close(inputs[1].grad, inputs[0].grad)
-        torch.testing.assert_close(pointwise.weight.grad, reference.weight.grad)
+        # Gradients sum over the batch and pixels in a kernel-dependent order: AVX2 and AVX512 kernels differ by a few
+        # fp32 ulps of the sum (seen: 3.6e-5 absolute on values near 20, relative 2e-6), so allow 1e-5 relative.
+        torch.testing.assert_close(inputs[1].grad, inputs[0].grad, rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(pointwise.weight.grad, reference.weight.grad, rtol=1e-5, atol=1e-4)
         reference.zero_grad()
         pointwise.zero_grad()
