@@ -29,6 +29,8 @@ import cv2  # noqa: E402
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from gradio.data_classes import ImageData  # noqa: E402
+from gradio.utils import get_upload_folder, is_in_or_equal  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from fer_model import EmotionRecognizer, ImageError, load_image  # noqa: E402
@@ -45,17 +47,28 @@ VIDEO_SAMPLES_PER_S = 4.0
 VIDEO_MAX_SIDE_PX = 640
 CACHE_MAX_AGE_S = int(os.environ.get("FER_CACHE_MAX_AGE_S", "3600"))  # uploads and results are deleted after this
 RESULT_KEEP_S = 300  # result files are copied to Gradio's cache at once; older ones are deleted
+NOT_UPLOADED = "Only files uploaded to this app can be analysed."
 PROGRESS = gr.Progress()  # Gradio injects the live progress tracker where a handler's default is a gr.Progress
 
 
-class ImageFile(gr.Image):
-    """``gr.Image`` that hands the uploaded file's path to us unopened, so fer_model reports bad files itself."""
+class UploadedImage(gr.Image):
+    """``gr.Image`` that reads only what this app received: uploads, cached examples and webcam frames (data URLs).
+
+    Gradio confines a payload's path to its upload cache only when the payload carries FileData's ``meta`` marker;
+    ``gr.Image`` itself opens any other path, so a raw API call could name a server file. Here every path must lie
+    in the upload cache (symlinks resolved), as Gradio's own check demands. With ``type="filepath"`` the path is
+    handed over unopened, so fer_model reports bad files itself.
+    """
 
     def get_block_name(self) -> str:
         return "image"
 
-    def preprocess(self, payload: Any) -> str | None:
-        return None if payload is None else payload.path
+    def preprocess(self, payload: ImageData | None) -> np.ndarray | str | None:
+        if payload is None or payload.path is None:
+            return super().preprocess(payload)
+        if not is_in_or_equal(payload.path, get_upload_folder()):
+            raise gr.Error(NOT_UPLOADED)  # the same words whether or not the path exists
+        return payload.path if self.type == "filepath" else super().preprocess(payload)
 
 
 def model_info(recognizer: EmotionRecognizer) -> str:
@@ -160,7 +173,7 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
         with gr.Tab("Photo"):
             with gr.Row():
                 with gr.Column():
-                    photo = ImageFile(label="Photo", sources=["upload", "clipboard"], type="filepath")
+                    photo = UploadedImage(label="Photo", sources=["upload", "clipboard"], type="filepath")
                     with gr.Row():
                         analyse = gr.Button("Analyse", variant="primary")
                         why = gr.Button("Why? (Grad-CAM)")
@@ -179,7 +192,7 @@ def build_app(recognizer: EmotionRecognizer) -> gr.Blocks:
         with gr.Tab("Webcam"):
             average = gr.State(None)
             with gr.Row():
-                camera = gr.Image(label="Camera", sources=["webcam"], streaming=True, type="numpy")
+                camera = UploadedImage(label="Camera", sources=["webcam"], streaming=True, type="numpy")
                 with gr.Column():
                     live = gr.Image(label="Live", type="numpy", elem_id="live")
                     live_label = gr.Label(label="Smoothed over recent frames", num_top_classes=3, elem_id="live-label")
