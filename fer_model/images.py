@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import math
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,23 +13,55 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
 MAX_IMAGE_SIDE_PX = 4096  # larger valid photos are downscaled to this before detection
+MAX_SIDE_RATIO = 100  # a longer side over 100x the shorter one holds no face, and detection's resize would empty it
+LARGE_IMAGE_PIXELS = 16_000_000  # decodes above this (after JPEG draft scaling) take one of the slots below
+MAX_LARGE_DECODES = 1  # large decodes running at once: each holds hundreds of MB until it is downscaled
+PIL_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # the only decoders tried, whatever the file's name
 ACCEPTED_FORMATS = "JPEG, PNG, WebP, BMP, GIF (first frame), TIFF"
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
+
+_large_decodes = threading.BoundedSemaphore(MAX_LARGE_DECODES)
 
 
 class ImageError(ValueError):
     """An input that is not a usable image; the message says what is wrong and what is accepted."""
 
 
-def _from_pil(image: Image.Image, name: str) -> np.ndarray:
-    """Any PIL mode (palette, RGBA, CMYK, 16-bit, animated) -> RGB uint8, EXIF orientation applied."""
-    width, height = image.size
-    if width * height > MAX_IMAGE_PIXELS:
-        raise ImageError(f"{name}: {width}x{height} px is too large (limit {MAX_IMAGE_PIXELS:,} pixels)")
+def _check_size(width: int, height: int, name: str) -> None:
+    """Refuse empty, over-large and needle-thin images before any pixel is decoded or resized."""
     if width < 1 or height < 1:
         raise ImageError(f"{name}: empty image ({width}x{height} px)")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{name}: {width}x{height} px is too large (limit {MAX_IMAGE_PIXELS:,} pixels)")
+    if max(width, height) > MAX_SIDE_RATIO * min(width, height):
+        raise ImageError(
+            f"{name}: {width}x{height} px is too thin to hold a face (limit: the long side at most "
+            f"{MAX_SIDE_RATIO}x the short one)"
+        )
+
+
+def _draft(image: Image.Image) -> None:
+    """Let a JPEG decode at 1/2, 1/4 or 1/8 scale when that still leaves MAX_IMAGE_SIDE_PX (other formats: no-op)."""
+    width, height = image.size
+    scale = MAX_IMAGE_SIDE_PX / max(width, height)
+    if scale < 1:
+        image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
+
+
+def _from_pil(image: Image.Image, name: str) -> np.ndarray:
+    """Any PIL mode (palette, RGBA, CMYK, 16-bit, animated) -> RGB uint8, EXIF orientation applied."""
+    _check_size(*image.size, name)
     image.seek(0)  # animated GIF/WebP: the first frame
+    _draft(image)
+    if image.size[0] * image.size[1] <= LARGE_IMAGE_PIXELS:
+        return _convert(image)
+    with _large_decodes:
+        return _convert(image)
+
+
+def _convert(image: Image.Image) -> np.ndarray:
+    """Decode ``image`` and bring it to RGB uint8, at most MAX_IMAGE_SIDE_PX a side."""
     image = ImageOps.exif_transpose(image) or image
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
@@ -55,16 +89,22 @@ def _limit_side(rgb: np.ndarray) -> np.ndarray:
 
 
 def _from_array(array: np.ndarray, color: str) -> np.ndarray:
-    """HxW, HxWx1, HxWx3 or HxWx4 array of uint8/uint16/float -> RGB uint8; ``color`` is 'rgb' or 'bgr'."""
+    """HxW, HxWx1, HxWx3 or HxWx4 array of bool/int/float -> RGB uint8; ``color`` is 'rgb' or 'bgr'."""
+    array = np.asarray(array)  # a plain ndarray: np.matrix and other subclasses misbehave in repeat and indexing
+    if array.dtype.kind not in "biuf":
+        raise ImageError(f"array of dtype {array.dtype}: expected numbers (uint8, uint16, int, float or bool)")
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or 0 in array.shape:
         raise ImageError(f"array of shape {array.shape}: expected HxW, HxWx1, HxWx3 or HxWx4")
+    _check_size(array.shape[1], array.shape[0], f"array of shape {array.shape}")
     if array.dtype == np.uint16:
         array = (array / 257).astype(np.uint8)
     elif array.dtype.kind == "f":
         array = np.nan_to_num(array.astype(np.float64))
         array = (np.clip(array, 0, 1) * 255 if array.max() <= 1.0 else np.clip(array, 0, 255)).astype(np.uint8)
+    elif array.dtype.kind == "b":
+        array = array.astype(np.uint8) * 255
     elif array.dtype != np.uint8:
         array = np.clip(array, 0, 255).astype(np.uint8)
     if array.ndim == 2:
@@ -89,9 +129,8 @@ def load_image(source: ImageInput, color: str = "rgb") -> np.ndarray:
             raise ImageError(f"{name}: no such file")
         if path.stat().st_size == 0:
             raise ImageError(f"{name}: empty file; accepted formats: {ACCEPTED_FORMATS}")
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-    try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+    try:  # PIL refuses over 2x its own MAX_IMAGE_PIXELS when opening; _check_size applies ours before decoding
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=PIL_FORMATS) as image:
             return _from_pil(image, name)
     except Image.DecompressionBombError as error:
         raise ImageError(f"{name}: too many pixels (limit {MAX_IMAGE_PIXELS:,}); {error}") from error

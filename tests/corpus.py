@@ -1,4 +1,4 @@
-"""A generated corpus of awkward uploads (35 kinds), each with what the API, the CLI and the Space must answer."""
+"""A generated corpus of awkward uploads (49 kinds), each with what the API, the CLI and the Space must answer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from PIL import Image
 FACE_BOX = (160, 60, 120, 120)  # x, y, width, height around the astronaut's face, with margin
 MAX_FACES_NOTE = r"\d+ faces found; showing the 20 largest"
 NO_FACE_NOTE = "no face detected"
+TOO_THIN = r"too thin to hold a face \(limit"
+NOT_AN_IMAGE = "not a readable image"
+# Formats PIL can decode but the README does not accept: each is refused under a .jpg name (EPS would run Ghostscript).
+OTHER_FORMATS = {"DDS": "RGBA", "ICO": "RGB", "IM": "RGB", "PCX": "RGB", "PPM": "RGB", "SGI": "RGB", "TGA": "RGB",
+                 "XBM": "1", "EPS": "RGB"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,14 @@ def _animated(photo: Image.Image) -> bytes:
     return _save(photo, "GIF", save_all=True, append_images=[blank], duration=100, loop=0)
 
 
+def fifty_megapixel_jpeg(astronaut: np.ndarray, quality: int = 70) -> bytes:
+    """An 8660 x 5773 JPEG (just under the 50 M pixel limit) of under 1 MB: a flat wall with one large face."""
+    canvas = Image.new("RGB", (8660, 5773), (200, 190, 170))
+    head = Image.fromarray(astronaut).crop((110, 10, 290, 190)).resize((2000, 2000))  # the face ~1000 px wide
+    canvas.paste(head, (3330, 1886))
+    return _save(canvas, "JPEG", quality=quality)
+
+
 def _zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -95,7 +108,11 @@ CASES = [
     Case("decompression bomb", "bomb.png", error="limit 50,000,000"),
     Case("PNG with a bad checksum", "badcrc.png", error="not a readable image"),
     Case("1x1 image", "dot.png", faces=0, note=NO_FACE_NOTE),
-    Case("1000x3 strip", "strip.png", faces=0, note=NO_FACE_NOTE),
+    Case("1000x10 strip", "strip.png", faces=0, note=NO_FACE_NOTE),
+    Case("1000x3 strip", "thin-strip.png", error=TOO_THIN),
+    Case("2000x1 line", "line.png", error=TOO_THIN),
+    Case("1x2000 column", "column.png", error=TOO_THIN),
+    Case("65535x1 line", "long-line.png", error=TOO_THIN),
     Case("all-zero image", "black.png", faces=0, note=NO_FACE_NOTE),
     Case("no face", "wall.jpg", faces=0, note=NO_FACE_NOTE),
     Case("RGBA with a transparent face", "ghost.png"),
@@ -118,6 +135,8 @@ CASES = [
     Case("name with spaces and accents", "my photo – été.jfif", faces=1),
     Case("50+ faces", "crowd.jpg", faces=20, note=MAX_FACES_NOTE),
     Case("huge valid photo", "huge.jpg", faces=1),
+    Case("50-megapixel JPEG under 1 MB", "fifty-megapixels.jpg", faces=1),
+    *(Case(f"{fmt} named .jpg", f"really-{fmt.lower()}.jpg", error=NOT_AN_IMAGE) for fmt in OTHER_FORMATS),
 ]
 
 
@@ -142,7 +161,11 @@ def build_corpus(folder: Path, astronaut: np.ndarray) -> list[Case]:
         "bomb.png": lambda: _png_header_only(30000, 30000),
         "badcrc.png": lambda: (lambda png: png[:29] + b"\0\0\0\0" + png[33:])(_save(photo, "PNG")),
         "dot.png": lambda: _save(Image.new("RGB", (1, 1)), "PNG"),
-        "strip.png": lambda: _save(Image.new("RGB", (1000, 3), (90, 60, 30)), "PNG"),
+        "strip.png": lambda: _save(Image.new("RGB", (1000, 10), (90, 60, 30)), "PNG"),
+        "thin-strip.png": lambda: _save(Image.new("RGB", (1000, 3), (90, 60, 30)), "PNG"),
+        "line.png": lambda: _save(Image.new("RGB", (2000, 1), (90, 60, 30)), "PNG"),
+        "column.png": lambda: _save(Image.new("RGB", (1, 2000), (90, 60, 30)), "PNG"),
+        "long-line.png": lambda: _save(Image.new("L", (65535, 1), 90), "PNG"),
         "black.png": lambda: _save(Image.new("RGB", (200, 200)), "PNG"),
         "wall.jpg": lambda: _save(Image.new("RGB", (300, 200), (200, 190, 170)), "JPEG"),
         "ghost.png": lambda: _transparent_face(photo),
@@ -165,6 +188,9 @@ def build_corpus(folder: Path, astronaut: np.ndarray) -> list[Case]:
         "my photo – été.jfif": lambda: jpeg,
         "crowd.jpg": lambda: _crowd(face),
         "huge.jpg": lambda: _save(Image.fromarray(astronaut).resize((6000, 6000)), "JPEG", quality=80),
+        "fifty-megapixels.jpg": lambda: fifty_megapixel_jpeg(astronaut),
+        **{f"really-{fmt.lower()}.jpg": (lambda fmt=fmt: _save(photo.convert(OTHER_FORMATS[fmt]), fmt))
+           for fmt in OTHER_FORMATS},
     }
     assert set(makers) == {case.file for case in CASES}
     for case in CASES:

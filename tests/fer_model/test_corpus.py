@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fer_model import EmotionRecognizer, InceptionResNetV2
@@ -77,3 +78,31 @@ def test_cli(tiny_model: InceptionResNetV2, corpus: tuple[Path, list[Case]], tmp
         else:
             assert "error" not in answer, (case.kind, answer)
             check_answer(case, **_faces_and_notes(answer))
+
+
+ARRAYS = {  # name: (array, error regex or None when it must be answered)
+    "np.matrix": (lambda: np.matrix(np.full((120, 160), 128.0)), None),
+    "bool mask": (lambda: np.ones((120, 160), bool), None),
+    "int64 over 255": (lambda: np.full((120, 160, 3), 1000, np.int64), None),
+    "float with inf and nan": (lambda: np.array([[np.inf, np.nan] * 80] * 120), None),
+    "strings": (lambda: np.full((120, 160), "x"), "dtype <U1: expected numbers"),
+    "bytes": (lambda: np.full((120, 160), b"x"), "dtype |S1: expected numbers"),
+    "datetimes": (lambda: np.zeros((120, 160), "datetime64[s]"), r"dtype datetime64\[s\]: expected numbers"),
+    "structured": (lambda: np.zeros((120, 160), [("r", "u1"), ("g", "f4")]), "dtype .*: expected numbers"),
+    "objects": (lambda: np.full((120, 160), None, object), "dtype object: expected numbers"),
+    "complex": (lambda: np.zeros((120, 160), complex), "dtype complex128: expected numbers"),
+    "2000x1": (lambda: np.zeros((1, 2000, 3), np.uint8), "2000x1 px is too thin"),
+    "1x2000x4": (lambda: np.zeros((2000, 1, 4), np.uint8), "1x2000 px is too thin"),
+}
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix, on purpose
+@pytest.mark.parametrize("name", ARRAYS)
+def test_api_arrays(recognizer: EmotionRecognizer, name: str) -> None:
+    make, error = ARRAYS[name]
+    if error:
+        with pytest.raises(ImageError, match=error):
+            recognizer.predict(make())
+    else:
+        check_answer(Case(name, "array"), **_faces_and_notes(recognizer.predict(make()).to_dict()))
+        assert type(load_image(make())) is np.ndarray and load_image(make()).shape[2] == 3
