@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
+import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,15 @@ from .card import MODEL_CARD_TEMPLATE, model_card_fields
 from .labels import EMOTIONS
 
 MIN_IMAGE_SIZE_PX = 75  # smallest input the valid-padded stem and two reductions can take
+MAX_IMAGE_SIZE_PX = 1024  # 3.4x the 299 px design: larger inputs only cost memory (activations grow with the square)
+MAX_IN_CHANS = 4  # gray, RGB or RGBA
 MAX_NUM_CLASSES = 1001  # the TF-slim ImageNet head (1000 classes + background)
+MAX_LABEL_CHARS = 64
+MAX_BLOCK_REPEATS = (20, 40, 20)  # twice the released model's Block35/Block17/Block8 repeats
+MEAN_RANGE = (0.0, 1.0)  # per-channel mean of pixels scaled to [0, 1]
+STD_RANGE = (1e-3, 10.0)  # per-channel std: smaller would blow inputs up to inf, larger flatten them to 0
+MAX_CONFIG_BYTES = 1_000_000  # config.json holds a few numbers, labels and metrics: a few KB
+SHARD_NAME = re.compile(r"[\w.-]+\.safetensors")  # a plain file name beside the index: no folder, no ..
 MAX_SHARD_SIZE = "45MB"  # every weight file stays under the 50 MB git/Spaces limit
 PAPER_BLOCK_REPEATS = (5, 10, 5)  # figure 15 of the paper
 RELEASED_BLOCK_REPEATS = (10, 20, 10)  # the released TF-slim / timm model
@@ -40,6 +51,8 @@ def _check_config(
     block_repeats: Sequence[int],
     mean: Sequence[float],
     std: Sequence[float],
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
 ) -> None:
     """Raise a ValueError naming the first config field that is of the wrong type or out of range."""
 
@@ -51,21 +64,43 @@ def _check_config(
 
     if not is_int(num_classes) or not 1 <= num_classes <= MAX_NUM_CLASSES:
         raise ValueError(f"num_classes: expected an int in 1..{MAX_NUM_CLASSES}, got {num_classes!r}")
-    if isinstance(labels, str) or not all(isinstance(label, str) for label in labels) or len(labels) != num_classes:
-        raise ValueError(f"labels: expected a list of {num_classes} class names (num_classes), got {labels!r}")
-    if not is_int(image_size) or image_size < MIN_IMAGE_SIZE_PX:
-        raise ValueError(f"image_size: expected an int >= {MIN_IMAGE_SIZE_PX}, got {image_size!r}")
-    if not is_int(in_chans) or in_chans < 1:
-        raise ValueError(f"in_chans: expected a positive int, got {in_chans!r}")
+    if (
+        not isinstance(labels, (list, tuple)) or len(labels) != num_classes
+        or not all(isinstance(label, str) and 1 <= len(label) <= MAX_LABEL_CHARS for label in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        raise ValueError(
+            f"labels: expected a list of {num_classes} class names (num_classes), all different, of "
+            f"1..{MAX_LABEL_CHARS} characters, got {labels!r:.200}"
+        )
+    if not is_int(image_size) or not MIN_IMAGE_SIZE_PX <= image_size <= MAX_IMAGE_SIZE_PX:
+        raise ValueError(f"image_size: expected an int in {MIN_IMAGE_SIZE_PX}..{MAX_IMAGE_SIZE_PX}, got {image_size!r}")
+    if not is_int(in_chans) or not 1 <= in_chans <= MAX_IN_CHANS:
+        raise ValueError(f"in_chans: expected an int in 1..{MAX_IN_CHANS}, got {in_chans!r}")
     if not is_number(drop_rate) or not 0.0 <= drop_rate < 1.0:
         raise ValueError(f"drop_rate: expected a float in [0, 1), got {drop_rate!r}")
-    if isinstance(block_repeats, str) or len(block_repeats) != 3 or not all(is_int(n) and n > 0 for n in block_repeats):
-        raise ValueError(f"block_repeats: expected 3 positive ints (Block35, Block17, Block8), got {block_repeats!r}")
-    for name, values in (("mean", mean), ("std", std)):
-        if isinstance(values, str) or len(values) != in_chans or not all(is_number(v) for v in values):
-            raise ValueError(f"{name}: expected {in_chans} numbers (one per input channel), got {values!r}")
-    if any(v <= 0 for v in std):
-        raise ValueError(f"std: expected positive numbers, got {std!r}")
+    if (
+        not isinstance(block_repeats, (list, tuple)) or len(block_repeats) != 3
+        or not all(is_int(n) and 1 <= n <= top for n, top in zip(block_repeats, MAX_BLOCK_REPEATS, strict=True))
+    ):
+        raise ValueError(
+            f"block_repeats: expected 3 positive ints (Block35, Block17, Block8) of at most {list(MAX_BLOCK_REPEATS)} "
+            f"(twice the released model), got {block_repeats!r}"
+        )
+    for name, values, (low, high) in (("mean", mean, MEAN_RANGE), ("std", std, STD_RANGE)):
+        if (
+            not isinstance(values, (list, tuple)) or len(values) != in_chans
+            or not all(is_number(v) and math.isfinite(v) and low <= v <= high for v in values)
+        ):
+            raise ValueError(
+                f"{name}: expected {in_chans} numbers (one per input channel) in [{low:g}, {high:g}], got {values!r}"
+            )
+    for name, value in (("metrics", metrics), ("training", training)):
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"{name}: expected an object (dict) or null, got {type(value).__name__} {value!r:.80}")
+    for key in ("accuracy", "macro_f1") if metrics else ():
+        if not is_number(metrics.get(key)) or not 0.0 <= metrics[key] <= 1.0:
+            raise ValueError(f"metrics.{key}: expected a number in [0, 1], got {metrics.get(key)!r}")
 
 
 class InceptionResNetV2(
@@ -102,7 +137,7 @@ class InceptionResNetV2(
         if labels is None:
             count = num_classes if isinstance(num_classes, int) else 0  # a bad type is reported by _check_config
             labels = EMOTIONS if count == len(EMOTIONS) else [f"class_{i}" for i in range(count)]
-        _check_config(num_classes, labels, image_size, in_chans, drop_rate, block_repeats, mean, std)
+        _check_config(num_classes, labels, image_size, in_chans, drop_rate, block_repeats, mean, std, metrics, training)
         self.num_classes = num_classes
         self.labels = list(labels)
         if isinstance(self._hub_mixin_config, dict):  # record the resolved labels, not the None default
@@ -180,6 +215,8 @@ class InceptionResNetV2(
         Raises ModelLoadError naming the folder or repo when it cannot be found, fetched or read.
         """
         try:
+            if os.path.isdir(pretrained_model_name_or_path):  # checked before the mixin opens and parses it
+                _check_config_keys(Path(pretrained_model_name_or_path) / "config.json", cls)
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         except ModelLoadError:
             raise
@@ -224,12 +261,37 @@ class InceptionResNetV2(
         return model.to(map_location).eval()
 
 
+def _regular_file(path: Path) -> bool:
+    """True for a regular file (symlinks followed, as in the Hub cache); never opens it, so a FIFO cannot block."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _read_json(path: Path) -> Any:
+    """Parse a small JSON file of a model folder, or raise ModelLoadError naming it and what is wrong."""
+    if not _regular_file(path):
+        raise ModelLoadError(f"{path}: not a regular file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelLoadError(f"{path}: {path.stat().st_size:,} bytes; expected at most {MAX_CONFIG_BYTES:,}")
+    try:
+        return json.loads(path.read_bytes())
+    except RecursionError as error:
+        raise ModelLoadError(f"{path}: nested too deeply to be a model's JSON") from error
+    except ValueError as error:
+        raise ModelLoadError(f"{path}: not valid JSON ({error})") from error
+
+
 def _check_config_keys(config_file: Path, cls: type) -> None:
-    """Refuse a config.json with keys this version does not know (a typo, or a model from another library)."""
-    if not config_file.is_file():
+    """Refuse a config.json that is not a JSON object of keys this version knows (a typo, another library's model)."""
+    if not config_file.exists() and not config_file.is_symlink():
         return
+    config = _read_json(config_file)
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{config_file}: expected a JSON object of config keys, got {type(config).__name__}")
     known = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-    unknown = sorted(set(json.loads(config_file.read_text())) - set(known))
+    unknown = sorted(set(config) - set(known))
     if unknown:
         raise ModelLoadError(f"{config_file}: unknown keys {unknown}; the keys of this model are {', '.join(known)}")
 
@@ -237,18 +299,25 @@ def _check_config_keys(config_file: Path, cls: type) -> None:
 def _weight_files(folder: Path) -> list[Path]:
     """The safetensors files of a saved model: the single file, or every shard its index names."""
     single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
-    if single.is_file():
+    if _regular_file(single):
         return [single]
-    if not index.is_file():
+    if not _regular_file(index):
         raise ModelLoadError(
             f"{folder}: no model.safetensors or model.safetensors.index.json; "
             "expected a folder written by save_pretrained (pickled .bin/.pt weights are not loaded)"
         )
-    try:
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-    except (ValueError, KeyError, AttributeError) as error:
-        raise ModelLoadError(f"{index}: not a valid shard index ({error})") from error
-    return [folder / shard for shard in shards]
+    content = _read_json(index)
+    weight_map = content.get("weight_map") if isinstance(content, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ModelLoadError(f"{index}: not a valid shard index; expected {{\"weight_map\": {{tensor: file}}}}")
+    for name in weight_map.values():  # every name is checked before any file is opened
+        if not isinstance(name, str) or not SHARD_NAME.fullmatch(name):
+            raise ModelLoadError(f"{index}: shard {name!r} is not a plain *.safetensors file name beside the index")
+    shards = sorted(set(weight_map.values()))
+    for name in shards:
+        if not _regular_file(folder / name):
+            raise ModelLoadError(f"{index}: shard {name!r} is missing or not a regular file")
+    return [folder / name for name in shards]
 
 
 def load_weights(model: nn.Module, folder: Path, strict: bool = True) -> None:

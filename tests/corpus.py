@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import struct
 import zipfile
 import zlib
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+EMOTION_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FACE_BOX = (160, 60, 120, 120)  # x, y, width, height around the astronaut's face, with margin
 MAX_FACES_NOTE = r"\d+ faces found; showing the 20 largest"
 NO_FACE_NOTE = "no face detected"
@@ -196,3 +199,94 @@ def build_corpus(folder: Path, astronaut: np.ndarray) -> list[Case]:
     for case in CASES:
         (folder / case.file).write_bytes(makers[case.file]())
     return CASES
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """A model folder spoiled by ``spoil``; loading it must raise ModelLoadError matching ``error``, promptly."""
+
+    kind: str
+    spoil: Callable[[Path], None]
+    error: str
+
+
+def _set(**fields: object) -> Callable[[Path], None]:
+    def spoil(folder: Path) -> None:
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, **fields}))
+    return spoil
+
+
+def _config_text_field(field: str, literal: str) -> Callable[[Path], None]:
+    """Set ``field`` to a raw JSON literal (NaN, Infinity, 1e309 are what Python's json reads but cannot write)."""
+    def spoil(folder: Path) -> None:
+        config = json.loads((folder / "config.json").read_text())
+        config[field] = "@@"
+        (folder / "config.json").write_text(json.dumps(config).replace('"@@"', literal))
+    return spoil
+
+
+def _config_text(text: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / "config.json").write_text(text)
+
+
+def _shard_names(name: object) -> Callable[[Path], None]:
+    """Point the index's first tensor at ``name`` instead of its shard."""
+    def spoil(folder: Path) -> None:
+        index = json.loads((folder / "model.safetensors.index.json").read_text())
+        index["weight_map"][next(iter(index["weight_map"]))] = name
+        (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    return spoil
+
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    def spoil(folder: Path) -> None:
+        (folder / name).unlink()
+        os.mkfifo(folder / name)  # opening it for reading would block until a writer comes
+    return spoil
+
+
+def _index_text(text: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / "model.safetensors.index.json").write_text(text)
+
+
+MODEL_CASES = [
+    ModelCase("100000 Block35 repeats", _set(block_repeats=[100000, 1, 1]),
+              r"block_repeats: .*at most \[20, 40, 20\]"),
+    ModelCase("0 Block8 repeats", _set(block_repeats=[1, 1, 0]), "block_repeats: "),
+    ModelCase("image_size 20000", _set(image_size=20000), r"image_size: expected an int in 75\.\.1024, got 20000"),
+    ModelCase("image_size 10**9", _set(image_size=10**9), r"image_size: expected an int in 75\.\.1024"),
+    ModelCase("in_chans 100000", _set(in_chans=100000), r"in_chans: expected an int in 1\.\.4"),
+    ModelCase("num_classes 10**6", _set(num_classes=10**6), r"num_classes: expected an int in 1\.\.1001"),
+    ModelCase("NaN mean", _config_text_field("mean", "[NaN, 0.5, 0.5]"), r"mean: expected 3 numbers .* in \[0, 1\]"),
+    ModelCase("infinite mean", _config_text_field("mean", "[Infinity, 0.5, 0.5]"), r"mean: expected 3 numbers"),
+    ModelCase("1e309 mean", _config_text_field("mean", "[1e309, 0.5, 0.5]"), r"mean: expected 3 numbers"),
+    ModelCase("std 1e-300", _set(std=[1e-300, 0.5, 0.5]), r"std: expected 3 numbers .* in \[0\.001, 10\]"),
+    ModelCase("NaN std", _config_text_field("std", "[0.5, NaN, 0.5]"), r"std: expected 3 numbers"),
+    ModelCase("7 identical labels", _set(labels=["happy"] * 7),
+              r"labels: expected a list of 7 class names .*all different"),
+    ModelCase("a 10000-character label", _set(labels=["x" * 10000, *EMOTION_NAMES[1:]]),
+              r"labels: .*1\.\.64 characters"),
+    ModelCase("metrics a list", _set(metrics=[0.9]), r"metrics: expected an object \(dict\) or null, got list"),
+    ModelCase("training a string", _set(training="yes"), r"training: expected an object \(dict\) or null, got str"),
+    ModelCase("metrics without accuracy", _set(metrics={"macro_f1": 0.5}), r"metrics\.accuracy: expected a number in"),
+    ModelCase("accuracy as text", _set(metrics={"accuracy": "high", "macro_f1": 0.5}), r"metrics\.accuracy: expected"),
+    ModelCase("config.json a list", _config_text("[1, 2, 3]"), r"config\.json: expected a JSON object .*got list"),
+    ModelCase("config.json null", _config_text("null"), r"config\.json: expected a JSON object .*got NoneType"),
+    ModelCase("config.json a string", _config_text('"InceptionResNetV2"'), r"config\.json: expected a JSON object"),
+    ModelCase("config.json nested 200k deep", _config_text('{"metrics": ' + "[" * 200_000 + "]" * 200_000 + "}"),
+              r"config\.json: nested too deeply"),
+    ModelCase("config.json of 2 MB", _config_text('{"labels": null, "x": "' + "x" * 2_000_000 + '"}'),
+              r"config\.json: 2,000,0\d\d bytes; expected at most 1,000,000"),
+    ModelCase("config.json a FIFO", _fifo("config.json"), r"config\.json: not a regular file"),
+    ModelCase("shard ../../etc/passwd", _shard_names("../../etc/passwd"), r"shard '\.\./\.\./etc/passwd' is not"),
+    ModelCase("shard /etc/passwd", _shard_names("/etc/passwd"), r"shard '/etc/passwd' is not a plain"),
+    ModelCase("shard named as a number", _shard_names(7), r"shard 7 is not a plain"),
+    ModelCase("shard missing", _shard_names("model-00009-of-00009.safetensors"),
+              r"'model-00009-of-00009\.safetensors' is missing"),
+    ModelCase("shard a FIFO", _fifo("model-00001-of-00002.safetensors"),
+              r"00001-of-00002\.safetensors' is missing or not a regular"),
+    ModelCase("index a list", _index_text("[]"), r"index\.json: not a valid shard index"),
+    ModelCase("index without weight_map", _index_text('{"metadata": {}}'), r"index\.json: not a valid shard index"),
+    ModelCase("index nested 200k deep", _index_text("[" * 200_000 + "]" * 200_000), r"index\.json: nested too deeply"),
+]

@@ -1,21 +1,24 @@
-"""The bad-input corpus through the Python API and the CLI: clear errors for bad files, answers for the rest."""
+"""The bad-input corpora through the Python API and the CLI: clear errors for bad images, arrays and model folders,
+answers for the rest."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fer_model import EmotionRecognizer, InceptionResNetV2
+from fer_model import EmotionRecognizer, InceptionResNetV2, ModelLoadError
 from fer_model.images import ImageError, load_image
 
-from ..corpus import CASES, Case
+from ..corpus import CASES, MODEL_CASES, Case, ModelCase
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,3 +109,50 @@ def test_api_arrays(recognizer: EmotionRecognizer, name: str) -> None:
     else:
         check_answer(Case(name, "array"), **_faces_and_notes(recognizer.predict(make()).to_dict()))
         assert type(load_image(make())) is np.ndarray and load_image(make()).shape[2] == 3
+
+
+LOAD_TIMEOUT_S = 120  # a load that blocks (a FIFO opened for reading) fails the test instead of hanging it
+
+
+@pytest.fixture(scope="module")
+def saved_model(tiny_model: InceptionResNetV2, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("saved") / "model"
+    tiny_model.save_pretrained(folder)
+    assert (folder / "model.safetensors.index.json").is_file()  # sharded, so the index cases apply
+    return folder
+
+
+def spoiled_copy(saved_model: Path, case: ModelCase, parent: Path) -> Path:
+    folder = parent / "model"
+    shutil.copytree(saved_model, folder)
+    case.spoil(folder)
+    return folder
+
+
+@pytest.mark.parametrize("case", MODEL_CASES, ids=lambda case: case.kind)
+def test_api_model_folders(saved_model: Path, case: ModelCase, tmp_path: Path) -> None:
+    folder = spoiled_copy(saved_model, case, tmp_path)
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(InceptionResNetV2.from_pretrained, folder)
+        with pytest.raises(ModelLoadError, match=case.error) as raised:
+            future.result(timeout=LOAD_TIMEOUT_S)
+    assert str(folder) in str(raised.value)  # names the folder or the file in it
+
+
+def test_cli_model_folders(saved_model: Path, corpus: tuple[Path, list[Case]], tmp_path: Path) -> None:
+    """Every spoiled folder through ``python -m fer_model predict --model``: exit code 2 and the reason, no hang."""
+    folders = [spoiled_copy(saved_model, case, tmp_path / str(index)) for index, case in enumerate(MODEL_CASES)]
+    photo = corpus[0] / "gray.jpg"
+    script = (
+        "import contextlib, io, json, sys\nfrom fer_model.__main__ import main\n"
+        "for folder in sys.argv[1:]:\n    err = io.StringIO()\n"
+        "    with contextlib.redirect_stderr(err):\n"
+        f"        code = main(['predict', '--model', folder, {str(photo)!r}])\n"
+        "    print(json.dumps([code, err.getvalue()]), flush=True)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *map(str, folders)], capture_output=True, text=True,
+                            cwd=ROOT, timeout=LOAD_TIMEOUT_S * 3)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == len(MODEL_CASES), result.stderr
+    for case, (code, stderr) in zip(MODEL_CASES, answers, strict=True):
+        assert code == 2 and re.search(case.error, stderr) and "Traceback" not in stderr, (case.kind, code, stderr)

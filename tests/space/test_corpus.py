@@ -9,7 +9,10 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from ..corpus import CASES, Case
+from fer_model import InceptionResNetV2
+
+from ..corpus import CASES, MODEL_CASES, Case
+from .server import running_app
 
 GOOD = Path(__file__).resolve().parents[2] / "space" / "examples" / "astronaut-face.jpg"
 
@@ -38,3 +41,14 @@ def test_predict(client: Client, corpus: tuple[Path, list[Case]], case: Case) ->
             assert sum(face["box"] is not None for face in answer["faces"]) == case.faces, case.kind
         if case.note is not None:
             assert re.search(case.note, note), (case.kind, note)
+
+
+@pytest.mark.parametrize("kind", ["metrics a list", "training a string", "metrics without accuracy"])
+def test_spoiled_model_metadata_stops_the_app_at_start_with_the_reason(tiny_model: InceptionResNetV2, tmp_path: Path,
+                                                                      kind: str) -> None:
+    (case,) = [case for case in MODEL_CASES if case.kind == kind]
+    tiny_model.save_pretrained(tmp_path / "model")
+    case.spoil(tmp_path / "model")
+    with (pytest.raises(RuntimeError, match=rf"app exited with [12]:[\s\S]*{case.error}"),
+          running_app(tmp_path / "model", tmp_path / "app.log")):
+        pass
