@@ -37,7 +37,7 @@ class Case:
     note: str | None = None
 
 
-def _png_header_only(width: int, height: int) -> bytes:
+def png_header_only(width: int, height: int) -> bytes:
     """A PNG that declares ``width`` x ``height`` pixels but carries one tiny compressed row: a decompression bomb."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -161,7 +161,7 @@ def build_corpus(folder: Path, astronaut: np.ndarray) -> list[Case]:
         "scan.pdf": lambda: b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF",
         "faces.zip": _zip,
         "page.jpg": lambda: b"<!doctype html><p>hi</p>",
-        "bomb.png": lambda: _png_header_only(30000, 30000),
+        "bomb.png": lambda: png_header_only(30000, 30000),
         "badcrc.png": lambda: (lambda png: png[:29] + b"\0\0\0\0" + png[33:])(_save(photo, "PNG")),
         "dot.png": lambda: _save(Image.new("RGB", (1, 1)), "PNG"),
         "strip.png": lambda: _save(Image.new("RGB", (1000, 10), (90, 60, 30)), "PNG"),

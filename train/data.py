@@ -14,6 +14,9 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from fer_model.images import MAX_IMAGE_PIXELS
+from fer_model.model import MAX_IMAGE_SIZE_PX
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm"}
@@ -32,6 +35,9 @@ CLASS_ALIASES = {
 FER2013_CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FER2013_CSV_USAGE = {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"}
 FER2013_SIDE_PX = 48
+FER2013_COLUMNS = ("emotion", "pixels", "Usage")
+# Errors PIL raises for files it cannot decode (DecompressionBombError is none of OSError/ValueError).
+IMAGE_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError)
 
 
 class DataError(ValueError):
@@ -102,14 +108,26 @@ def find_splits(data: Path, val_data: Path | None = None) -> Splits:
     return Splits(data, val_data)
 
 
-def _decode_gray(path: Path) -> torch.Tensor:
-    """One image file -> uint8 tensor 1xHxW in grayscale."""
+def _decode_gray(path: Path, max_side_px: int) -> torch.Tensor:
+    """One image file -> uint8 tensor 1xHxW in grayscale, at most ``max_side_px`` a side (JPEGs decode at reduced
+    scale), refused before decoding above MAX_IMAGE_PIXELS."""
     with Image.open(path) as image:
-        return torch.from_numpy(np.asarray(image.convert("L"), dtype=np.uint8).copy()).unsqueeze(0)
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ValueError(f"{width}x{height} px is over the {MAX_IMAGE_PIXELS:,} pixel limit")
+        image.draft("L", (max_side_px, max_side_px))  # JPEG: decode at 1/2..1/8 scale, straight to gray
+        gray = image.convert("L")
+    gray.thumbnail((max_side_px, max_side_px), Image.Resampling.LANCZOS)
+    return torch.from_numpy(np.array(gray, dtype=np.uint8)).unsqueeze(0)
 
 
-def load_image_folder(root: Path, labels: Sequence[str], skip_bad: bool = False) -> FaceDataset:
-    """An ImageFolder tree (``root/<class>/*.jpg``) decoded into memory; every class folder must match a label."""
+def load_image_folder(
+    root: Path, labels: Sequence[str], skip_bad: bool = False, max_side_px: int = MAX_IMAGE_SIZE_PX
+) -> FaceDataset:
+    """An ImageFolder tree (``root/<class>/*.jpg``) decoded into memory; every class folder must match a label.
+
+    Images are kept at most ``max_side_px`` a side (the default: the largest image_size a model can have).
+    """
     if not root.is_dir():
         raise DataError(f"{root}: not a folder; expected {root}/<class>/ with one folder per class")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
@@ -125,8 +143,8 @@ def load_image_folder(root: Path, labels: Sequence[str], skip_bad: bool = False)
     decoded, targets, skipped = [], [], 0
     for path, target in tqdm(files, desc=f"decode {root.name}", unit="img", leave=False, mininterval=2):
         try:
-            decoded.append(_decode_gray(path))
-        except (UnidentifiedImageError, OSError, ValueError) as error:
+            decoded.append(_decode_gray(path, max_side_px))
+        except IMAGE_ERRORS as error:
             if not skip_bad:
                 raise DataError(f"{path}: unreadable image ({error}); fix or remove it, or pass --skip-bad") from error
             skipped += 1
@@ -137,29 +155,48 @@ def load_image_folder(root: Path, labels: Sequence[str], skip_bad: bool = False)
     return FaceDataset(decoded, targets, labels, str(root))
 
 
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> DataError:
+    return DataError(f"{path}: not UTF-8 text ({error}); save it as UTF-8")
+
+
 def load_fer2013_csv(path: Path, split: str, labels: Sequence[str], skip_bad: bool = False) -> FaceDataset:
     """Rows of the original fer2013.csv (``emotion,pixels,Usage``) whose Usage is ``split``'s (Training, PublicTest)."""
     usage = FER2013_CSV_USAGE[split]
     class_index = [match_class(name, labels, path) for name in FER2013_CSV_CLASSES]
     images, targets, skipped = [], [], 0
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is not part of a name
         reader = csv.DictReader(handle)
-        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or ())
+        try:
+            missing = set(FER2013_COLUMNS) - set(reader.fieldnames or ())
+        except UnicodeDecodeError as error:
+            raise _not_utf8(path, error) from error
+        except csv.Error as error:
+            raise DataError(f"{path}, line 1: not a readable CSV header ({error})") from error
         if missing:
             raise DataError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected emotion,pixels,Usage")
-        for row in reader:
-            if row["Usage"] != usage:
-                continue
+        while True:
+            line = reader.line_num + 1  # where the next row starts
             try:
+                row = next(reader, None)
+                if row is None:
+                    break
+                absent = [name for name in FER2013_COLUMNS if row[name] is None]
+                if absent or None in row:  # a short (e.g. cut-off last) row, or one with extra fields
+                    raise ValueError(f"missing {', '.join(absent)}" if absent else f"{len(row[None])} extra field(s)")
+                if row["Usage"] != usage:
+                    continue
                 emotion = int(row["emotion"])
                 if not 0 <= emotion < len(FER2013_CSV_CLASSES):
                     raise ValueError(f"emotion {emotion} is not in 0..{len(FER2013_CSV_CLASSES) - 1}")
                 pixels = np.array(row["pixels"].split(), dtype=np.uint8)
                 if pixels.size != FER2013_SIDE_PX**2:
                     raise ValueError(f"{pixels.size} pixels, expected {FER2013_SIDE_PX**2}")
-            except (ValueError, OverflowError) as error:
+            except UnicodeDecodeError as error:  # the rest of the file cannot be read either: never skipped
+                raise _not_utf8(path, error) from error
+            except (ValueError, OverflowError, csv.Error) as error:  # csv.Error: e.g. a field over 131,072 chars
                 if not skip_bad:
-                    raise DataError(f"{path}, line {reader.line_num}: bad row ({error})") from error
+                    raise DataError(f"{path}, line {line}: bad row ({error}); fix or remove it, or pass --skip-bad") \
+                        from error
                 skipped += 1
                 continue
             images.append(torch.from_numpy(pixels.reshape(1, FER2013_SIDE_PX, FER2013_SIDE_PX)))
@@ -169,8 +206,10 @@ def load_fer2013_csv(path: Path, split: str, labels: Sequence[str], skip_bad: bo
     return FaceDataset(images, targets, labels, f"{path} ({usage})")
 
 
-def load_split(path: Path, split: str, labels: Sequence[str], skip_bad: bool = False) -> FaceDataset:
-    """A csv split or an ImageFolder split, whichever ``path`` is."""
+def load_split(
+    path: Path, split: str, labels: Sequence[str], skip_bad: bool = False, max_side_px: int = MAX_IMAGE_SIZE_PX
+) -> FaceDataset:
+    """A csv split or an ImageFolder split (images at most ``max_side_px`` a side), whichever ``path`` is."""
     if path.is_file():
         return load_fer2013_csv(path, split, labels, skip_bad)
-    return load_image_folder(path, labels, skip_bad)
+    return load_image_folder(path, labels, skip_bad, max_side_px)

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from fer_model import EMOTIONS
 from train.data import DataError, find_splits, load_fer2013_csv, load_image_folder
 
 from ..conftest import make_face_folder
+from ..corpus import png_header_only
 
 
 def test_kaggle_and_fer2013_image_layouts(tmp_path: Path) -> None:
@@ -89,3 +91,61 @@ def test_csv_without_expected_columns(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("label,data\n1,2\n")
     with pytest.raises(DataError, match="missing column"):
         load_fer2013_csv(tmp_path / "x.csv", "train", EMOTIONS)
+
+
+PIXELS = " ".join(["0"] * 2304)
+BAD_ROWS = {  # name: (the csv's text after its header, error regex naming the line)
+    "row with missing fields": (f"0,{PIXELS},Training\n3\n", r"line 3: bad row \(missing pixels, Usage\)"),
+    "row with an extra field": (f"0,{PIXELS},Training\n0,{PIXELS},Training,x\n", r"line 3: bad row \(1 extra field"),
+    "field over 131,072 characters": (f"{'1' * 140_000},{PIXELS},Training\n0,{PIXELS},Training\n",
+                                      r"line 2: bad row .*field limit"),
+    "last row cut short": (f"0,{PIXELS},Training\n4,{PIXELS[:100]}", r"line 3: bad row \(missing Usage\)"),
+    "last row with an open quote": (f'0,{PIXELS},Training\n4,"{PIXELS[:100]}', r"line 3: bad row \(missing Usage\)"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_ROWS)
+def test_bad_csv_rows_name_the_line_or_are_skipped(tmp_path: Path, name: str) -> None:
+    body, error = BAD_ROWS[name]
+    path = tmp_path / "fer2013.csv"
+    path.write_text(f"emotion,pixels,Usage\n{body}")
+    with pytest.raises(DataError, match=rf"fer2013.csv, {error}.*pass --skip-bad"):
+        load_fer2013_csv(path, "train", EMOTIONS)
+    dataset = load_fer2013_csv(path, "train", EMOTIONS, skip_bad=True)
+    assert len(dataset) == 1  # only the good first row is kept
+
+
+def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path: Path) -> None:
+    path = tmp_path / "fer2013.csv"
+    path.write_text(f"emotion,pixels,Usage\n3,{PIXELS},Training\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert [EMOTIONS[t] for t in load_fer2013_csv(path, "train", EMOTIONS).targets] == ["happy"]
+
+
+def test_csv_that_is_not_utf8_is_an_error_even_with_skip_bad(tmp_path: Path) -> None:
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes(f"emotion,pixels,Usage\n3,{PIXELS},Training\n".encode() + b"4,\xff\xfe,Training\n")
+    with pytest.raises(DataError, match=r"fer2013.csv: not UTF-8 text .*save it as UTF-8"):
+        load_fer2013_csv(path, "train", EMOTIONS, skip_bad=True)
+
+
+def test_decompression_bomb_names_the_file_or_is_skipped(tmp_path: Path) -> None:
+    make_face_folder(tmp_path, ["sad"], per_class=2)
+    (tmp_path / "sad" / "bomb.png").write_bytes(png_header_only(30000, 30000))
+    (tmp_path / "sad" / "big.png").write_bytes(png_header_only(8000, 7000))  # 56 M px: over our limit, under PIL's
+    with pytest.raises(DataError, match=r"sad/big.png: unreadable image \(8000x7000 px is over the 50,000,000"):
+        load_image_folder(tmp_path, EMOTIONS)
+    (tmp_path / "sad" / "big.png").unlink()
+    with pytest.raises(DataError, match=r"sad/bomb.png: unreadable image .*decompression bomb"):
+        load_image_folder(tmp_path, EMOTIONS)
+    assert len(load_image_folder(tmp_path, EMOTIONS, skip_bad=True)) == 2
+
+
+def test_large_images_are_decoded_at_most_max_side(tmp_path: Path, astronaut: np.ndarray) -> None:
+    (tmp_path / "happy").mkdir()
+    Image.fromarray(astronaut).resize((4000, 3000)).save(tmp_path / "happy" / "large.jpg", quality=90)
+    Image.fromarray(astronaut).resize((3000, 600)).save(tmp_path / "happy" / "wide.png")
+    Image.fromarray(astronaut).resize((40, 30)).save(tmp_path / "happy" / "small.jpg")
+    shapes = sorted(tuple(image.shape) for image, _ in load_image_folder(tmp_path, EMOTIONS, max_side_px=299))
+    assert shapes == [(1, 30, 40), (1, 60, 299), (1, 224, 299)]
+    assert max(load_image_folder(tmp_path, EMOTIONS)[0][0].shape) == 1024  # the default: a model's largest input
