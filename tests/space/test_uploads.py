@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
@@ -144,3 +145,13 @@ def test_raw_api_calls_with_an_uploaded_file_are_answered(app_url: str) -> None:
         assert faces["face_detected"] and note == "1 face(s) found." and len(label["confidences"]) == 7
         (heatmap,) = call(app_url, "explain", [payload])["complete"]
         assert Image.open(heatmap["path"]).size[0] > 0
+
+
+def test_a_clicked_example_is_analysed_from_gradios_cached_copy(app_url: str) -> None:
+    config = httpx.get(f"{app_url}config", timeout=30).json()
+    (load,) = [d for d in config["dependencies"] if d.get("api_name") == "load_example"]
+    value = join_queue(app_url, load["id"], load["targets"][0][0], [0])["data"][0]["value"]  # what the page then holds
+    assert Path(value["path"]).name in {p.name for p in EXAMPLES.iterdir()}
+    assert not Path(value["path"]).is_relative_to(EXAMPLES)  # a copy in the upload cache, not the shipped file
+    (_, _, faces, _) = call(app_url, "predict", [value])["complete"]
+    assert faces["faces"] and sum(faces["faces"][0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
