@@ -30,7 +30,8 @@ into {{ num_classes }} classes: {{ labels_text }}.
 
 - {{ in_chans }} x {{ image_size }} x {{ image_size }} (any size >= 75 px works); faces are converted to grayscale and
   replicated to 3 channels, resized, scaled to [0, 1] and normalised with mean {{ mean }} and std {{ std }}.
-- The `fer_model` package does this for you, and finds the faces first (dlib HOG detector) when given a photo.
+- The `fer_model` package does this for you, and finds the faces first (RetinaFace, shipped in the package)
+  when given a photo.
 
 ## Training
 
