@@ -1,19 +1,48 @@
-"""A small load run in CI (benchmarks/load.py at 8 users for 10 s): no failed request, memory within the bound."""
+"""Small load runs in CI (benchmarks/load.py): concurrent users posting many *different* photos, then large ones.
+
+Concurrent different photos crashed the server when one dlib detector was shared by request threads; one photo
+for every user did not, so these runs cycle through distinct generated photos, each user from its own offset.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.load import MAX_RSS_GROWTH_MB, measure
+from PIL import Image
+
+from benchmarks.load import LARGE_MAX_BYTES, LARGE_PIXELS_RANGE, MAX_RSS_GROWTH_MB, generate_photos, measure
 
 from .server import RunningApp
 
-PHOTO = Path(__file__).resolve().parents[2] / "space" / "examples" / "astronaut.jpg"
+
+def test_generated_photos_are_distinct_and_of_many_sizes(tmp_path: Path) -> None:
+    photos = generate_photos(tmp_path, 12)
+    sizes = set()
+    for photo in photos:
+        with Image.open(photo) as image:
+            sizes.add(image.size)
+    assert len({photo.read_bytes() for photo in photos}) == 12
+    assert len(sizes) == 12 and min(max(size) for size in sizes) < 800 < max(max(size) for size in sizes)
 
 
-def test_eight_users_for_ten_seconds(app: RunningApp) -> None:
-    result = measure(app.url, app.pid, PHOTO, users=8, seconds=10)
+def test_eight_users_cycling_through_distinct_photos(app: RunningApp, tmp_path: Path) -> None:
+    photos = generate_photos(tmp_path, 24)
+    result = measure(app.url, app.pid, photos, users=8, seconds=15)
     print(result.summary())
     assert not result.errors, result.errors[:3]
-    assert len(result.latencies) >= 8  # every user got answers
+    assert result.alive_after
+    assert len(result.latencies) >= 16  # every user got answers
     assert result.rss_growth < MAX_RSS_GROWTH_MB, result.summary()
+
+
+def test_four_users_posting_large_photos(app: RunningApp, tmp_path: Path) -> None:
+    photos = generate_photos(tmp_path, 4, large=True)
+    for photo in photos:
+        with Image.open(photo) as image:
+            assert LARGE_PIXELS_RANGE[0] <= image.width * image.height <= LARGE_PIXELS_RANGE[1]
+        assert photo.stat().st_size < LARGE_MAX_BYTES
+    result = measure(app.url, app.pid, photos, users=4, seconds=15)
+    print(result.summary())
+    assert not result.errors, result.errors[:3]
+    assert result.alive_after
+    assert result.rss_growth_final < MAX_RSS_GROWTH_MB, result.summary()
