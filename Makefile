@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test lint bench space-bundle
+.PHONY: install demo test lint bench gpu-check space-bundle
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/speed.py
+
+# On a lent CUDA machine (at most 8 minutes): CUDA tests, one 299 px bf16 epoch, 299 px batch-64 inference speed.
+# Prints that it skipped, and succeeds, where there is no GPU.
+gpu-check: install
+	$(PY) benchmarks/gpu_check.py
 
 # The Space folder plus the library it imports, ready for `huggingface-cli upload` / `HfApi.upload_folder`.
 space-bundle:
