@@ -1,6 +1,6 @@
 """Time the face pipeline per stage (decode, detect, crop, classify) and per detector path, on frames and photos.
 
-    python benchmarks/pipeline.py [--data ../shared/data/wild-faces] [--frames 30] [--photos 15] [--model DIR]
+    python benchmarks/pipeline.py [--data ../shared/data/wild-faces] [--frames 30] [--photos 15] [--threads N]
 
 Inputs are JPEGs made in memory from the wild-faces photos when present (else scikit-image's photos): 640x480
 webcam frames and 2-3 MP photos. Paths, each on the same inputs with the same classifier (the shipped model on the
@@ -9,7 +9,8 @@ default backend):
 - retinaface: fer_model.FaceDetector; photos are decoded with ``Image.draft`` to the detector's size;
 - haar: OpenCV's Haar cascade at <= 640 px, for reference.
 Prints median and p95 wall-clock ms per stage and end to end, the median CPU ms end to end (all threads: less
-sensitive to other processes on a busy machine), and the share of images with a face found.
+sensitive to other processes on a busy machine; with --threads 1 it is close to the wall time on an idle core), and
+the share of images with a face found.
 """
 
 from __future__ import annotations
@@ -182,14 +183,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--photos", type=int, default=15)
     parser.add_argument("--model", help="model folder or Hub id (default: the shipped model)")
+    parser.add_argument("--threads", type=int, help="threads for PyTorch and both ONNX Runtime sessions")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)  # the classifier's ONNX Runtime session takes the same count
     recognizer = EmotionRecognizer.from_pretrained(args.model)
     photos = source_photos(args.data, max(args.frames, args.photos))
     inputs = {
         f"640x480 frames ({args.frames})": [as_frame(photo) for photo in photos[: args.frames]],
         f"2-3 MP JPEG photos ({args.photos})": [as_large_photo(photo) for photo in photos[: args.photos]],
     }
-    retinaface = FaceDetector()
+    retinaface = FaceDetector(threads=args.threads or 0)
     routes = [
         Route("dlib (baseline)", decode_full, DlibDetector().detect),
         Route("retinaface (new)", decode_draft, retinaface.detect),

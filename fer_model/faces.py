@@ -76,6 +76,7 @@ class FaceDetector:
         """``threads``: ONNX Runtime intra-op threads per call (0 = its default, one per physical core)."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # free the cores between calls
         self._session = ort.InferenceSession(str(MODEL_PATH), options, providers=["CPUExecutionProvider"])
 
     def detect(self, image: np.ndarray) -> list[Box]:
