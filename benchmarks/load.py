@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import skimage.data
+from gradio_client import Client, handle_file
 from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,9 @@ SIDE_RANGE_PX = (160, 2400)  # longest side of the ordinary photos
 LARGE_PIXELS_RANGE = (20_000_000, 48_000_000)  # below fer_model's 50 MP limit, so they are decoded, not refused
 LARGE_MAX_BYTES = 1_000_000
 SETTLE_S = 2.0  # after the run, before the final RSS reading
+# Per HTTP call. gradio_client's uploads otherwise use httpx's 5 s, which a 2-core server busy with 32 users or 48 MP
+# decodes exceeds: that would count the client's patience as server errors (the latencies are reported anyway).
+HTTP_TIMEOUT_S = 300.0
 
 
 def source_photos() -> list[Image.Image]:
@@ -112,15 +116,19 @@ class LoadResult:
                 f"(growth {self.rss_growth:.0f} MB at peak, {self.rss_growth_final:.0f} MB final)")
 
 
+def new_client(url: str) -> Client:
+    """A gradio_client user of the app at ``url``, patient enough for a loaded server (HTTP_TIMEOUT_S)."""
+    return Client(url, verbose=False, httpx_kwargs={"timeout": HTTP_TIMEOUT_S})
+
+
 def run_users(url: str, pid: int, photos: list[Path], result: LoadResult) -> None:
     """``result.users`` clients cycling through ``photos``, each from its own offset, for ``result.seconds``."""
-    from gradio_client import Client, handle_file
 
     lock = threading.Lock()
     deadline = time.monotonic() + result.seconds
 
     def user(offset: int) -> None:
-        client = Client(url, verbose=False)
+        client = new_client(url)
         sent = 0
         while time.monotonic() < deadline:
             photo = photos[(offset + sent) % len(photos)]
@@ -145,7 +153,6 @@ def run_users(url: str, pid: int, photos: list[Path], result: LoadResult) -> Non
 
 def measure(url: str, pid: int, photos: list[Path], users: int, seconds: float) -> LoadResult:
     """Warm the server up with the same load, then measure ``users`` clients for ``seconds``, then check it answers."""
-    from gradio_client import Client, handle_file
 
     warmup = LoadResult(users, WARMUP_S, len(photos))
     run_users(url, pid, photos, warmup)  # the server's worker threads and caches reach their working size
@@ -153,7 +160,7 @@ def measure(url: str, pid: int, photos: list[Path], users: int, seconds: float) 
     result.rss_peak = result.rss_before
     run_users(url, pid, photos, result)
     try:
-        Client(url, verbose=False).predict(handle_file(str(photos[0])), api_name="/predict")
+        new_client(url).predict(handle_file(str(photos[0])), api_name="/predict")
         result.alive_after = True
     except Exception as error:  # the server died or hangs: reported, and the run fails
         result.errors.append(f"after the run: {type(error).__name__}: {error}")
