@@ -1,6 +1,7 @@
 """Load test: N concurrent gradio_client users posting many different photos to /predict for a bounded time.
 
     python benchmarks/load.py --users 32 --seconds 60 [--photos 48] [--large] [--model DIR] [--max-rss-growth-mb 300]
+                              [--env NAME=VALUE ...]
 
 It generates distinct JPEGs from scikit-image's photos (random crops, sizes from 160 to 2400 px, flips, qualities;
 with --large, 20-48 megapixel photos under 1 MB each), starts the app (the shipped model unless --model) on a free
@@ -177,12 +178,18 @@ def main() -> int:
     parser.add_argument("--large", action="store_true", help="20-48 MP photos under 1 MB instead of ordinary ones")
     parser.add_argument("--model", help="model for the app (default: the shipped one)")
     parser.add_argument("--max-rss-growth-mb", type=float, default=MAX_RSS_GROWTH_MB)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment for the app, e.g. MALLOC_MMAP_THRESHOLD_=1048576")
     args = parser.parse_args()
     from tests.space.server import running_app
 
     log = ROOT / "output" / "load-app.log"
     log.parent.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as folder, running_app(Path(args.model) if args.model else None, log) as app:
+    if any("=" not in item for item in args.env):
+        parser.error(f"--env: expected NAME=VALUE, got {[item for item in args.env if '=' not in item]}")
+    env = dict(item.split("=", 1) for item in args.env)
+    model = Path(args.model) if args.model else None
+    with tempfile.TemporaryDirectory() as folder, running_app(model, log, env) as app:
         photos = generate_photos(Path(folder), args.photos, args.large)
         result = measure(app.url, app.pid, photos, args.users, args.seconds)
     print(result.summary())
