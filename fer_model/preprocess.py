@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torchvision.transforms import v2
@@ -13,10 +13,13 @@ from torchvision.transforms import v2
 class Augmentation:
     """Training-time augmentations known to help on FER2013; each can be switched off."""
 
-    random_crop: bool = True  # RandomResizedCrop over 80-100 % of the face
-    hflip: bool = True
-    rotation_deg: float = 10.0
-    random_erasing: float = 0.25  # probability; 0 disables
+    random_crop: bool = field(default=True, metadata={"help": "RandomResizedCrop over 80-100 % of the face"})
+    hflip: bool = field(default=True, metadata={"help": "random horizontal flip"})
+    rotation_deg: float = field(default=10.0, metadata={"help": "max rotation either way, degrees (0 disables)"})
+    scale: tuple[float, float] = field(
+        default=(1.0, 1.0), metadata={"help": "random zoom range of the affine, e.g. 0.8 1.2 (1 1 disables)"}
+    )
+    random_erasing: float = field(default=0.25, metadata={"help": "probability of erasing a patch (0 disables)"})
 
 
 def eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
@@ -46,8 +49,10 @@ def train_transform(
     steps: list[v2.Transform] = [v2.ToImage(), v2.Grayscale(num_output_channels=3), resize]
     if augment.hflip:
         steps.append(v2.RandomHorizontalFlip())
-    if augment.rotation_deg > 0:
-        steps.append(v2.RandomRotation(augment.rotation_deg))
+    zoom = tuple(augment.scale) != (1.0, 1.0)
+    if augment.rotation_deg > 0 or zoom:
+        steps.append(v2.RandomAffine(augment.rotation_deg, scale=augment.scale if zoom else None,
+                                     interpolation=v2.InterpolationMode.BILINEAR))
     steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=list(mean), std=list(std))]
     if augment.random_erasing > 0:
         steps.append(v2.RandomErasing(p=augment.random_erasing, scale=(0.02, 0.2)))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
-import os
 import sys
-from pathlib import Path
+import typing
+from typing import Any
 
 from fer_model.preprocess import Augmentation
 
@@ -15,66 +16,59 @@ from .data import DataError
 from .loop import TrainConfig, train
 
 
+def _add_fields(parser: argparse.ArgumentParser, fields: tuple[dataclasses.Field, ...], hints: dict[str, Any]) -> None:
+    """One flag per dataclass field: ``--field-name``, typed, defaulted and documented from the field.
+
+    A bool that defaults to True becomes ``--no-field-name``; a tuple takes one value per element.
+    """
+    for spec in fields:
+        flag, kind = "--" + spec.name.replace("_", "-"), hints[spec.name]
+        options = {key: value for key, value in spec.metadata.items() if key != "help"}
+        options["help"] = spec.metadata.get("help", "").replace("%", "%%") or None
+        if spec.default is dataclasses.MISSING:
+            options["required"] = True
+        else:
+            options["default"] = spec.default
+        if kind is bool:
+            if spec.default:
+                parser.add_argument("--no-" + flag[2:], dest=spec.name, action="store_false", **options)
+            else:
+                parser.add_argument(flag, action="store_true", **options)
+            continue
+        args = typing.get_args(kind)
+        if typing.get_origin(kind) is tuple:
+            options.update(type=args[0], nargs=len(args))
+        else:  # X or X | None
+            options["type"] = next((arg for arg in args if arg is not type(None)), kind)
+        parser.add_argument(flag, **options)
+
+
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """Command-line flags -> TrainConfig."""
+    """Command-line flags -> TrainConfig (flags and defaults come from its fields, and Augmentation's)."""
     parser = argparse.ArgumentParser(prog="python -m train", description=__doc__)
-    parser.add_argument("--data", type=Path, required=True,
-                        help="images/train + images/validation, train + test, a class-folder tree, or fer2013.csv")
-    parser.add_argument("--val-data", type=Path, help="validation ImageFolder, when --data has none")
-    parser.add_argument("--output-dir", type=Path, default=Path("."), help="where resnet-v2-epochs/ and runs/ go")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=0.0)
-    parser.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam",
-                        help="adam = Adam(amsgrad=True) as in the reference; sgd = Nesterov momentum 0.9")
-    parser.add_argument("--scheduler", choices=["plateau", "cosine"], default="plateau",
-                        help="plateau = ReduceLROnPlateau(min, 0.2, threshold 0.01, patience 5) on val loss")
-    parser.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up before cosine")
-    parser.add_argument("--label-smoothing", type=float, default=0.0)
-    parser.add_argument("--class-weighting", action="store_true", help="inverse-frequency class weights in the loss")
-    parser.add_argument("--image-size", type=int, default=299)
-    parser.add_argument("--block-repeats", type=int, nargs=3, default=[10, 20, 10], metavar=("A", "B", "C"),
-                        help="Block35/Block17/Block8 repeats: 10 20 10 released, 5 10 5 paper figure 15")
-    parser.add_argument("--drop-rate", type=float, default=0.2)
+    config_fields = [spec for spec in dataclasses.fields(TrainConfig) if spec.name != "augment"]
+    _add_fields(parser, tuple(config_fields), typing.get_type_hints(TrainConfig))
+    augment_field = next(spec for spec in dataclasses.fields(TrainConfig) if spec.name == "augment")
     parser.add_argument("--augment", choices=["none", "standard"], default="standard",
-                        help="none = Resize/ToTensor/Normalize only (the reference)")
-    parser.add_argument("--no-random-crop", action="store_true")
-    parser.add_argument("--no-hflip", action="store_true")
-    parser.add_argument("--rotation", type=float, default=10.0, help="max rotation in degrees (0 disables)")
-    parser.add_argument("--random-erasing", type=float, default=0.25, help="probability (0 disables)")
-    parser.add_argument("--tta", choices=["none", "flip"], default="none", help="test-time augmentation on validation")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
-                        help="mixed precision: auto = bf16 where supported (CPU and GPU), else fp16 on GPU")
-    parser.add_argument("--num-workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) // 2)),
-                        help="DataLoader worker processes (augmenting in the main process slows CPU training ~40 %%)")
-    parser.add_argument("--seed", type=int, help="make the run deterministic")
-    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/resnet-v2-epochs/checkpoint.pt")
-    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable images / bad csv rows with a warning")
-    parser.add_argument("--stop-after-steps", type=int, help="stop after this many optimizer steps (for quick checks)")
-    args = parser.parse_args(argv)
-    augment = None if args.augment == "none" else Augmentation(
-        random_crop=not args.no_random_crop, hflip=not args.no_hflip,
-        rotation_deg=args.rotation, random_erasing=args.random_erasing,
-    )
-    return TrainConfig(
-        data=args.data, val_data=args.val_data, output_dir=args.output_dir, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, optimizer=args.optimizer,
-        scheduler=args.scheduler, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
-        class_weighting=args.class_weighting, image_size=args.image_size, block_repeats=tuple(args.block_repeats),
-        drop_rate=args.drop_rate, augment=augment, tta=args.tta, device=args.device, amp=args.amp,
-        num_workers=args.num_workers, seed=args.seed, resume=args.resume, skip_bad=args.skip_bad,
-        stop_after_steps=args.stop_after_steps,
-    )
+                        help=augment_field.metadata["help"])
+    augmentation = parser.add_argument_group("augmentation (--augment standard)")
+    _add_fields(augmentation, dataclasses.fields(Augmentation), typing.get_type_hints(Augmentation))
+    args = vars(parser.parse_args(argv))
+    augment = Augmentation(**{spec.name: _as_field(args.pop(spec.name)) for spec in dataclasses.fields(Augmentation)})
+    return TrainConfig(augment=None if args.pop("augment") == "none" else augment,
+                       **{name: _as_field(value) for name, value in args.items()})
+
+
+def _as_field(value: Any) -> Any:
+    """argparse gives lists for ``nargs``; the dataclasses hold tuples."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run training; data errors print one clear line and exit 2, a failed write (disk full) exits 1."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = parse_args(argv)
     try:
-        summary = train(config)
+        summary = train(parse_args(argv))
     except (DataError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,11 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from prefetch_generator import BackgroundGenerator
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler, default_collate
 from torch.utils.tensorboard import SummaryWriter
+from torchvision.transforms import v2
 from tqdm import tqdm
 
 from fer_model import InceptionResNetV2
@@ -40,37 +42,77 @@ from .runtime import autocast, init_distributed, pick_device, resolve_amp
 
 log = logging.getLogger(__name__)
 HISTORY_FILE = "history.json"
+CLASS_BALANCE_CHOICES = ("none", "loss", "sampler")
+DEFAULT_WORKERS = max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
+def _help(text: str, **argparse: Any) -> dict[str, Any]:
+    """A TrainConfig field's metadata: its command-line help and argparse extras such as ``choices``."""
+    return {"help": text, **argparse}
 
 
 @dataclass
 class TrainConfig:
-    """Every training option; the CLI's defaults reproduce the reference recipe (Adam amsgrad + plateau)."""
+    """Every training option, declared once: ``python -m train`` builds its flags from these fields."""
 
-    data: Path
-    val_data: Path | None = None
-    output_dir: Path = Path(".")
+    data: Path = field(metadata=_help("images/train + images/validation, train + test, a class-folder tree, or "
+                                      "fer2013.csv"))
+    val_data: Path | None = field(default=None, metadata=_help("validation ImageFolder, when --data has none"))
+    output_dir: Path = field(default=Path("."), metadata=_help("where resnet-v2-epochs/, history.json, runs/ go"))
     epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
-    optimizer: str = "adam"  # adam (amsgrad), adamw, sgd (Nesterov momentum 0.9)
-    scheduler: str = "plateau"  # plateau on the validation loss, or cosine (per step, with warm-up)
-    warmup_epochs: float = 0.0
+    optimizer: str = field(default="adam", metadata=_help(
+        "adam = Adam(amsgrad=True) as in the reference; sgd = Nesterov momentum 0.9", choices=["adam", "adamw", "sgd"]))
+    scheduler: str = field(default="plateau", metadata=_help(
+        "plateau = ReduceLROnPlateau(min, 0.2, threshold 0.01, patience 5) on val loss; cosine = per step, after the "
+        "warm-up", choices=["plateau", "cosine"]))
+    warmup_epochs: float = field(default=0.0, metadata=_help("linear warm-up before cosine"))
     label_smoothing: float = 0.0
-    class_weighting: bool = False
+    class_balance: str = field(default="none", metadata=_help(
+        "loss = inverse-frequency class weights in the loss; sampler = draw every class equally often",
+        choices=CLASS_BALANCE_CHOICES))
     image_size: int = 299
-    block_repeats: tuple[int, int, int] = (10, 20, 10)
+    block_repeats: tuple[int, int, int] = field(default=(10, 20, 10), metadata=_help(
+        "Block35/Block17/Block8 repeats: 10 20 10 released, 5 10 5 paper figure 15"))
     drop_rate: float = 0.2
-    augment: Augmentation | None = field(default_factory=Augmentation)
-    tta: str = "none"  # validation-time augmentation: none or flip
-    device: str = "auto"
-    amp: str = "auto"
-    num_workers: int = 0
-    seed: int | None = None
-    resume: bool = False
-    skip_bad: bool = False
-    log_every_steps: int = 20
-    stop_after_steps: int | None = None  # end the run after this many steps (throughput checks and tests)
+    augment: Augmentation | None = field(default=Augmentation(), metadata=_help(
+        "the augmentation flags below; --augment none = Resize/ToTensor/Normalize only (the reference)"))
+    mixup_alpha: float = field(default=0.0, metadata=_help(
+        "MixUp's Beta(alpha, alpha) on training batches (0 disables; 0.2 typical)"))
+    cutmix_alpha: float = field(default=0.0, metadata=_help(
+        "CutMix's Beta(alpha, alpha) on training batches (0 disables; 1.0 typical)"))
+    mix_prob: float = field(default=1.0, metadata=_help(
+        "share of training batches that get MixUp or CutMix (one of the enabled ones, at random)"))
+    ema_decay: float = field(default=0.0, metadata=_help(
+        "keep an exponential moving average of the weights, updated every step, and validate, save and export it as "
+        "the model (0 disables; 0.999 averages about the last 1000 steps)"))
+    tta: str = field(default="none", metadata=_help("test-time augmentation on validation", choices=["none", "flip"]))
+    device: str = field(default="auto", metadata=_help("", choices=["auto", "cpu", "cuda"]))
+    amp: str = field(default="auto", metadata=_help(
+        "mixed precision: auto = bf16 where supported (CPU and GPU), else fp16 on GPU",
+        choices=["auto", "off", "bf16", "fp16"]))
+    num_workers: int = field(default=DEFAULT_WORKERS, metadata=_help(
+        "DataLoader worker processes (augmenting in the main process slows CPU training ~40 %)"))
+    seed: int | None = field(default=None, metadata=_help("make the run deterministic"))
+    resume: bool = field(default=False, metadata=_help("continue from OUTPUT_DIR/resnet-v2-epochs/checkpoint.pt"))
+    skip_bad: bool = field(default=False, metadata=_help("skip unreadable images / bad csv rows with a warning"))
+    log_every_steps: int = field(default=20, metadata=_help("TensorBoard step scalars every this many steps"))
+    stop_after_steps: int | None = field(default=None, metadata=_help(
+        "end the run after this many optimizer steps (throughput checks and tests)"))
+
+    def __post_init__(self) -> None:
+        """Reject values the run would fail on later, or silently misuse, naming the flag."""
+        checks = {
+            "--ema-decay": (self.ema_decay, 0 <= self.ema_decay < 1, "in [0, 1)"),
+            "--mix-prob": (self.mix_prob, 0 <= self.mix_prob <= 1, "in [0, 1]"),
+            "--mixup-alpha": (self.mixup_alpha, self.mixup_alpha >= 0, ">= 0"),
+            "--cutmix-alpha": (self.cutmix_alpha, self.cutmix_alpha >= 0, ">= 0"),
+        }
+        for flag, (value, valid, expected) in checks.items():
+            if not valid:
+                raise ValueError(f"{flag} {value}: expected a value {expected}")
 
 
 class _History:
@@ -98,14 +140,44 @@ def _build_loaders(
         raise DataError(f"{splits.train}: no images of class(es) {', '.join(missing)}; every label needs examples")
     train_set.transform = train_transform(model.image_size, model.mean, model.std, config.augment)
     val_set.transform = eval_transform(model.image_size, model.mean, model.std)
-    sampler = DistributedSampler(train_set, world_size, rank, seed=config.seed or 0) if world_size > 1 else None
     on_cuda = torch.cuda.is_available() and config.device != "cpu"
     common = {"num_workers": config.num_workers, "pin_memory": on_cuda, "persistent_workers": config.num_workers > 0}
     train_loader = DataLoader(
-        train_set, config.batch_size, sampler=sampler or RandomSampler(train_set), drop_last=True, **common
+        train_set, config.batch_size, sampler=_train_sampler(config, train_set, rank, world_size), drop_last=True,
+        collate_fn=_MixCollate(len(model.labels), config), **common,
     )
     val_loader = DataLoader(val_set, config.batch_size * 2, shuffle=False, **common)
     return train_set, val_set, train_loader, val_loader
+
+
+def _train_sampler(
+    config: TrainConfig, train_set: FaceDataset, rank: int, world_size: int
+) -> torch.utils.data.Sampler[int]:
+    """Shuffling (sharded under torchrun), or class-balanced draws with replacement for ``--class-balance sampler``."""
+    if config.class_balance == "sampler":
+        if world_size > 1:
+            raise ValueError("--class-balance sampler: not supported under torchrun; use --class-balance loss")
+        per_image = _class_weights(train_set)[torch.tensor(train_set.targets)]
+        return WeightedRandomSampler(per_image.double(), num_samples=len(train_set), replacement=True)
+    if world_size > 1:
+        return DistributedSampler(train_set, world_size, rank, seed=config.seed or 0)
+    return RandomSampler(train_set)
+
+
+class _MixCollate:
+    """``default_collate``, then MixUp or CutMix on a share of the batches (in the DataLoader workers).
+
+    Mixed batches carry soft targets (N, num_classes); the others keep class indices. The loss takes both.
+    """
+
+    def __init__(self, num_classes: int, config: TrainConfig) -> None:
+        mixes = [mix(alpha=alpha, num_classes=num_classes)
+                 for mix, alpha in ((v2.MixUp, config.mixup_alpha), (v2.CutMix, config.cutmix_alpha)) if alpha > 0]
+        self.mix = v2.RandomApply([v2.RandomChoice(mixes)], p=config.mix_prob) if mixes else None
+
+    def __call__(self, batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        images, targets = default_collate(batch)
+        return self.mix(images, targets) if self.mix else (images, targets)
 
 
 def build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -163,8 +235,12 @@ def _recipe(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset) -
         "weight_decay": config.weight_decay,
         "scheduler": config.scheduler + (f" ({config.warmup_epochs:g} warm-up epochs)" if config.warmup_epochs else ""),
         "label_smoothing": config.label_smoothing,
-        "class_weighting": config.class_weighting,
+        "class_balance": config.class_balance,
         "augmentation": asdict(config.augment) if config.augment else "none",
+        "mixup_alpha": config.mixup_alpha,
+        "cutmix_alpha": config.cutmix_alpha,
+        "mix_prob": config.mix_prob,
+        "ema_decay": config.ema_decay,
         "image_size": config.image_size,
         "validation_tta": config.tta,
         "amp": config.amp,
@@ -202,8 +278,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     optimizer = build_optimizer(config, model)
     scheduler = _build_scheduler(config, optimizer, steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
-    weights = _class_weights(train_set).to(device) if config.class_weighting else None
+    weights = _class_weights(train_set).to(device) if config.class_balance == "loss" else None
     criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+    ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+           if config.ema_decay else None)
+    shipped = ema.module if ema else model  # the weights that are validated, saved per epoch and exported
 
     start_epoch, global_step, best = 1, 0, {"epoch": 0, "val_accuracy": -1.0}
     run_name = time.strftime("%Y%m%d-%H%M%S")
@@ -213,6 +292,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
         optimizer.load_state_dict(resume_state["optimizer"])
         scheduler.load_state_dict(resume_state["scheduler"])
         scaler.load_state_dict(resume_state["scaler"])
+        if bool(ema) != ("ema" in resume_state):
+            saved = "with" if "ema" in resume_state else "without"
+            raise ValueError(f"{epochs_dir / RESUME_FILE}: saved {saved} --ema-decay; resume {saved} it too")
+        if ema:
+            ema.load_state_dict(resume_state["ema"])
         set_rng_state(resume_state["rng"][rank] if rank < len(resume_state["rng"]) else resume_state["rng"][0])
         start_epoch, global_step = resume_state["epoch"] + 1, resume_state["global_step"]
         best, run_name, history = resume_state["best"], resume_state["run_name"], _History(resume_state["history"])
@@ -232,7 +316,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         net.train()
         seen, correct, loss_sum, started = 0, 0, 0.0, time.perf_counter()
         bar = tqdm(
-            BackgroundGenerator(train_loader, max_prefetch=4),
+            train_loader,
             total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not is_main,
             mininterval=5, dynamic_ncols=True,
         )
@@ -246,10 +330,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            if ema:
+                ema.update_parameters(model)
             if config.scheduler == "cosine":
                 scheduler.step()
             global_step += 1
-            batch_correct = (logits.argmax(1) == targets).sum().item()
+            hard_targets = targets.argmax(1) if targets.ndim == 2 else targets  # mixed batches: the larger share
+            batch_correct = (logits.argmax(1) == hard_targets).sum().item()
             seen, correct = seen + len(targets), correct + batch_correct
             loss_sum += loss.item() * len(targets)
             images_per_s = seen * world_size / (time.perf_counter() - started)
@@ -264,10 +351,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
         bar.close()
         train_seconds = time.perf_counter() - started
 
-        scores = score(model, val_loader, device, amp, config.tta)
+        scores = score(shipped, val_loader, device, amp, config.tta)
         report = classification_report(scores.targets, scores.predictions, model.labels)
         if config.scheduler == "plateau":
             scheduler.step(scores.loss)
+        if ema:  # the raw weights too, so the curve shows what the average adds
+            raw = score(model, val_loader, device, amp, config.tta)
+            raw_report = classification_report(raw.targets, raw.predictions, model.labels)
+            report["raw"] = {"val_loss": round(raw.loss, 5), "val_accuracy": round(raw_report["accuracy"], 5),
+                             "val_macro_f1": round(raw_report["macro_f1"], 5)}
         row = {
             "epoch": epoch,
             "global_step": global_step,
@@ -279,9 +371,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "val_macro_f1": round(report["macro_f1"], 5),
             "images_per_s": round(seen * world_size / train_seconds, 1),
             "epoch_seconds": round(train_seconds, 1),
+            **{f"raw_{key}": value for key, value in report.get("raw", {}).items()},
         }
         if is_main:
-            _end_of_epoch(config, model, model_config, writer, history, row, report, best, epochs_dir)
+            _end_of_epoch(config, shipped, model_config, writer, history, row, report, best, epochs_dir)
             save_checkpoint(
                 epochs_dir / RESUME_FILE,
                 {
@@ -289,6 +382,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
+                    **({"ema": ema.state_dict()} if ema else {}),
                     "epoch": epoch,
                     "global_step": global_step,
                     "best": best,
@@ -346,7 +440,7 @@ def _end_of_epoch(
     """Rank 0's epoch bookkeeping: TensorBoard, per-epoch weights, the best weights and history.json."""
     epoch, step = row["epoch"], row["global_step"]
     if writer:
-        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1", "lr"):
+        for key in row.keys() - {"epoch", "global_step"}:
             writer.add_scalar(f"epoch/{key}", row[key], step)
         writer.add_figure("val/confusion_matrix", confusion_figure(np.array(report["confusion_matrix"]), model.labels,
                                                                    f"epoch {epoch}"), step)

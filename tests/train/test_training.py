@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,9 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tqdm._monitor import TMonitor
 
 from fer_model import EmotionRecognizer, InceptionResNetV2
+from fer_model.preprocess import Augmentation
+from train.__main__ import parse_args
 from train.checkpoint import load_checkpoint, load_weights_file
+from train.loop import TrainConfig, _MixCollate, train
 
 from ..conftest import make_face_folder
 from .conftest import FAST_FLAGS, ROOT, run_module
@@ -211,3 +216,76 @@ def test_data_errors_exit_2_with_the_path(tmp_path: Path) -> None:
     result = run_module("train", "--data", str(tmp_path), "--epochs", "1", *FAST_FLAGS)
     assert result.returncode == 2
     assert "angri: unknown class 'angri'" in result.stderr
+
+
+LEVERS = ["--ema-decay", "0.5", "--mixup-alpha", "0.2", "--cutmix-alpha", "1.0", "--mix-prob", "0.5",
+          "--rotation-deg", "15", "--scale", "0.8", "1.2", "--random-erasing", "0.5", "--class-balance", "sampler",
+          "--optimizer", "adamw", "--scheduler", "cosine"]
+
+
+def test_ema_run_saves_the_average_as_the_model_and_resumes_it(kaggle_data: Path, tmp_path: Path) -> None:
+    """EMA + MixUp/CutMix + strong augmentation + balanced sampling: one epoch, then a resumed second one."""
+    args = ["--data", str(kaggle_data), "--output-dir", str(tmp_path), *FAST_FLAGS, *LEVERS]
+    first = run_module("train", *args, "--epochs", "1")
+    assert first.returncode == 0, first.stderr
+    epochs_dir = tmp_path / "resnet-v2-epochs"
+    checkpoint = load_checkpoint(epochs_dir / "checkpoint.pt")
+    assert int(checkpoint["ema"]["n_averaged"]) == 5  # one update per optimizer step
+    saved, _, _ = load_weights_file(epochs_dir / "epoch-001.safetensors")
+    key = "stem.conv2d_1a.conv.weight"
+    assert torch.equal(saved[key], checkpoint["ema"][f"module.{key}"])  # the average is what is saved ...
+    assert not torch.equal(saved[key], checkpoint["model"][key])  # ... not the raw weights
+    row = json.loads((tmp_path / "history.json").read_text())[0]
+    assert {"val_accuracy", "raw_val_accuracy", "raw_val_macro_f1"} <= set(row)
+    recipe = load_weights_file(epochs_dir / "best.safetensors")[1]["training"]
+    assert recipe["ema_decay"] == 0.5 and recipe["class_balance"] == "sampler"
+    assert recipe["augmentation"]["scale"] == [0.8, 1.2] and recipe["cutmix_alpha"] == 1.0
+
+    at = args.index("--ema-decay")
+    without_ema = args[:at] + args[at + 2:]
+    refused = run_module("train", *without_ema, "--epochs", "2", "--resume")
+    assert refused.returncode == 2 and "saved with --ema-decay; resume with it too" in refused.stderr
+    assert load_checkpoint(epochs_dir / "checkpoint.pt")["epoch"] == 1  # nothing was touched
+
+    resumed = run_module("train", *args, "--epochs", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert int(load_checkpoint(epochs_dir / "checkpoint.pt")["ema"]["n_averaged"]) == 10
+
+
+def test_every_config_field_has_a_flag_with_the_same_default() -> None:
+    assert parse_args(["--data", "faces"]) == TrainConfig(data=Path("faces"))
+    flags = parse_args(["--data", "faces", "--scale", "0.8", "1.2", "--no-hflip", "--ema-decay", "0.999",
+                        "--block-repeats", "5", "10", "5"])
+    assert flags.augment == Augmentation(scale=(0.8, 1.2), hflip=False)
+    assert flags.ema_decay == 0.999 and flags.block_repeats == (5, 10, 5)
+    assert parse_args(["--data", "faces", "--augment", "none"]).augment is None
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--ema-decay", "1"), ("--mix-prob", "1.5"), ("--cutmix-alpha", "-1")])
+def test_out_of_range_lever_exits_2_naming_the_flag(flag: str, value: str, tmp_path: Path) -> None:
+    result = run_module("train", "--data", str(tmp_path), flag, value)
+    assert result.returncode == 2 and f"error: {flag} {float(value)}: expected a value" in result.stderr
+
+
+def test_mix_collate_gives_soft_targets_on_mixed_batches_only() -> None:
+    batch = [(torch.full((3, 8, 8), float(i)), i % 7) for i in range(8)]
+    always = _MixCollate(7, TrainConfig(data=Path("x"), cutmix_alpha=1.0, mix_prob=1.0))
+    images, targets = always(batch)
+    assert images.shape == (8, 3, 8, 8) and targets.shape == (8, 7)
+    assert torch.allclose(targets.sum(1), torch.ones(8)) and targets.max() < 1 + 1e-6
+    never = _MixCollate(7, TrainConfig(data=Path("x"), mixup_alpha=0.2, mix_prob=0.0))
+    _, targets = never(batch)
+    assert targets.tolist() == [i % 7 for i in range(8)]
+
+
+def test_train_returns_with_no_loader_thread_left_running(kaggle_data: Path, tmp_path: Path) -> None:
+    """A run stopped mid-epoch leaves no prefetch thread behind: such a thread, still inside a torch op when the
+    interpreter exits, aborts the process ('terminate called without an active exception', rc -6)."""
+    before = set(threading.enumerate())
+    for workers in (0, 1):  # batch 2: 21 batches an epoch, far more than a prefetch queue holds
+        train(TrainConfig(data=kaggle_data, output_dir=tmp_path / str(workers), epochs=2, image_size=75,
+                          block_repeats=(1, 1, 1), batch_size=2, num_workers=workers, stop_after_steps=2))
+    left = [thread for thread in set(threading.enumerate()) - before if not isinstance(thread, TMonitor)]
+    for thread in left:  # a thread that is already ending (a closed queue's feeder) gets a moment to finish
+        thread.join(timeout=10)
+    assert [thread.name for thread in left if thread.is_alive()] == []
