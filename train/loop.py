@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 HISTORY_FILE = "history.json"
 CLASS_BALANCE_CHOICES = ("none", "loss", "sampler")
 DEFAULT_WORKERS = max(1, min(8, (os.cpu_count() or 2) // 2))
+# The weight average is updated every 4th step with decay**4 (the same horizon): each update reads and writes the
+# 54 M weights (~650 MB of memory traffic), a cost on CPUs comparable to the fused optimizer step's.
+EMA_EVERY_STEPS = 4
 
 
 def _help(text: str, **argparse: Any) -> dict[str, Any]:
@@ -86,8 +89,8 @@ class TrainConfig:
     mix_prob: float = field(default=1.0, metadata=_help(
         "share of training batches that get MixUp or CutMix (one of the enabled ones, at random)"))
     ema_decay: float = field(default=0.0, metadata=_help(
-        "keep an exponential moving average of the weights, updated every step, and validate, save and export it as "
-        "the model (0 disables; 0.999 averages about the last 1000 steps)"))
+        "keep an exponential moving average of the weights (per step; applied every 4th step as decay**4) and "
+        "validate, save and export it as the model (0 disables; 0.999 averages about the last 1000 steps)"))
     tta: str = field(default="none", metadata=_help("test-time augmentation on validation", choices=["none", "flip"]))
     device: str = field(default="auto", metadata=_help("", choices=["auto", "cpu", "cuda"]))
     amp: str = field(default="auto", metadata=_help(
@@ -109,6 +112,8 @@ class TrainConfig:
             "--mix-prob": (self.mix_prob, 0 <= self.mix_prob <= 1, "in [0, 1]"),
             "--mixup-alpha": (self.mixup_alpha, self.mixup_alpha >= 0, ">= 0"),
             "--cutmix-alpha": (self.cutmix_alpha, self.cutmix_alpha >= 0, ">= 0"),
+            "--class-balance": (self.class_balance, self.class_balance in CLASS_BALANCE_CHOICES,
+                                "in " + ", ".join(CLASS_BALANCE_CHOICES)),
         }
         for flag, (value, valid, expected) in checks.items():
             if not valid:
@@ -280,8 +285,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
     weights = _class_weights(train_set).to(device) if config.class_balance == "loss" else None
     criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
-    ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-           if config.ema_decay else None)
+    ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay**EMA_EVERY_STEPS),
+                         use_buffers=True) if config.ema_decay else None)
     shipped = ema.module if ema else model  # the weights that are validated, saved per epoch and exported
 
     start_epoch, global_step, best = 1, 0, {"epoch": 0, "val_accuracy": -1.0}
@@ -330,11 +335,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            if ema:
-                ema.update_parameters(model)
             if config.scheduler == "cosine":
                 scheduler.step()
             global_step += 1
+            if ema and global_step % EMA_EVERY_STEPS == 0:
+                ema.update_parameters(model)
             hard_targets = targets.argmax(1) if targets.ndim == 2 else targets  # mixed batches: the larger share
             batch_correct = (logits.argmax(1) == hard_targets).sum().item()
             seen, correct = seen + len(targets), correct + batch_correct
