@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_model import EmotionRecognizer, load_image
 from fer_model.faces import crop_face
@@ -76,8 +79,8 @@ def main() -> None:
             recalls = "  ".join(f"{label} {row['recall']:.3f}" for label, row in report["per_class"].items())
             print(f"margin {margin:.2f}  tta {tta:8s}  accuracy {report['accuracy']:.4f}  mean recall "
                   f"{report['mean_recall']:.4f}  | {recalls}  | {ms_per_face:.1f} ms/face", flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+            if args.json:  # after every setting: a long sweep that is stopped keeps what it measured
+                args.json.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
