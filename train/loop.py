@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import math
 import os
+import queue
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from prefetch_generator import BackgroundGenerator
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -47,6 +53,27 @@ DEFAULT_WORKERS = max(1, min(8, (os.cpu_count() or 2) // 2))
 # The weight average is updated every 4th step with decay**4 (the same horizon): each update reads and writes the
 # 54 M weights (~650 MB of memory traffic), a cost on CPUs comparable to the fused optimizer step's.
 EMA_EVERY_STEPS = 4
+PREFETCH_BATCHES = 4  # batches the background thread prepares ahead of the training step
+Batch = TypeVar("Batch")
+
+
+@contextlib.contextmanager
+def prefetched(batches: Iterable[Batch], max_prefetch: int = PREFETCH_BATCHES) -> Iterator[Iterator[Batch]]:
+    """``BackgroundGenerator`` over ``batches`` (the reference recipe), its thread ended when the block exits.
+
+    A run that stops mid-epoch would otherwise leave the thread pulling batches; one still inside a torch op when the
+    interpreter exits aborts the process ("terminate called without an active exception").
+    """
+    stop = threading.Event()
+    generator = BackgroundGenerator(itertools.takewhile(lambda _: not stop.is_set(), batches), max_prefetch)
+    try:
+        yield generator
+    finally:
+        stop.set()
+        while generator.is_alive():  # take what it queued so a blocked put() returns and the thread sees ``stop``
+            with contextlib.suppress(queue.Empty):
+                generator.queue.get(timeout=0.1)
+        generator.join()
 
 
 def _help(text: str, **argparse: Any) -> dict[str, Any]:
@@ -320,40 +347,41 @@ def train(config: TrainConfig) -> dict[str, Any]:
             train_loader.sampler.set_epoch(epoch)
         net.train()
         seen, correct, loss_sum, started = 0, 0, 0.0, time.perf_counter()
-        bar = tqdm(
-            train_loader,
-            total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not is_main,
-            mininterval=5, dynamic_ncols=True,
-        )
-        for images, targets in bar:
-            images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            targets = targets.to(device, non_blocking=True)
-            with autocast(device, amp):
-                logits = net(images)
-                loss = criterion(logits.float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            if config.scheduler == "cosine":
-                scheduler.step()
-            global_step += 1
-            if ema and global_step % EMA_EVERY_STEPS == 0:
-                ema.update_parameters(model)
-            hard_targets = targets.argmax(1) if targets.ndim == 2 else targets  # mixed batches: the larger share
-            batch_correct = (logits.argmax(1) == hard_targets).sum().item()
-            seen, correct = seen + len(targets), correct + batch_correct
-            loss_sum += loss.item() * len(targets)
-            images_per_s = seen * world_size / (time.perf_counter() - started)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{images_per_s:.0f}")
-            if writer and global_step % config.log_every_steps == 0:
-                writer.add_scalar("train/loss_step", loss.item(), global_step)
-                writer.add_scalar("train/accuracy_step", batch_correct / len(targets), global_step)
-                writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], global_step)
-                writer.add_scalar("train/images_per_s", images_per_s, global_step)
-            if config.stop_after_steps and global_step >= config.stop_after_steps:
-                break
-        bar.close()
+        with prefetched(train_loader) as batches:
+            bar = tqdm(
+                batches,
+                total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not is_main,
+                mininterval=5, dynamic_ncols=True,
+            )
+            for images, targets in bar:
+                images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                targets = targets.to(device, non_blocking=True)
+                with autocast(device, amp):
+                    logits = net(images)
+                    loss = criterion(logits.float(), targets)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                if config.scheduler == "cosine":
+                    scheduler.step()
+                global_step += 1
+                if ema and global_step % EMA_EVERY_STEPS == 0:
+                    ema.update_parameters(model)
+                hard_targets = targets.argmax(1) if targets.ndim == 2 else targets  # mixed batches: the larger share
+                batch_correct = (logits.argmax(1) == hard_targets).sum().item()
+                seen, correct = seen + len(targets), correct + batch_correct
+                loss_sum += loss.item() * len(targets)
+                images_per_s = seen * world_size / (time.perf_counter() - started)
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", img_s=f"{images_per_s:.0f}")
+                if writer and global_step % config.log_every_steps == 0:
+                    writer.add_scalar("train/loss_step", loss.item(), global_step)
+                    writer.add_scalar("train/accuracy_step", batch_correct / len(targets), global_step)
+                    writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], global_step)
+                    writer.add_scalar("train/images_per_s", images_per_s, global_step)
+                if config.stop_after_steps and global_step >= config.stop_after_steps:
+                    break
+            bar.close()
         train_seconds = time.perf_counter() - started
 
         scores = score(shipped, val_loader, device, amp, config.tta)
