@@ -38,9 +38,10 @@ pytestmark = [
 ]
 
 
-def write_y4m(path: Path, rgb: np.ndarray, frames: int = 40, width: int = 640, height: int = 480) -> Path:
-    """A 4:2:0 y4m clip for --use-file-for-fake-video-capture whose every frame differs: the face slides sideways
-    and the brightness changes, so each annotated frame the page shows is a new one."""
+def write_y4m(path: Path, rgb: np.ndarray, frames: int = 300, width: int = 480, height: int = 360) -> Path:
+    """A 4:2:0 y4m clip at 10 frames/s for --use-file-for-fake-video-capture whose every frame differs: the face slides
+    sideways and the brightness changes, so each annotated frame the page shows is a new one. Chromium loops the
+    clip, so it must last longer than the time measured (30 s here) or the distinct frames run out."""
     with path.open("wb") as handle:
         handle.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
         for k in range(frames):
