@@ -45,7 +45,6 @@ QUEUE_MAX_SIZE = 64  # waiting requests beyond this get "queue full" instead of 
 PHOTO_CONCURRENCY = 2  # photo requests processed at once (2 cores: more only adds latency)
 STREAM_EVERY_S = 0.1  # shortest webcam frame interval; the browser sends the next frame once the last one is back
 STREAM_TIME_LIMIT_S = 120  # one webcam session's processing budget before it must be restarted
-STREAM_MAX_SIDE_PX = 480  # webcam frames are shrunk to this first: dlib takes 57 ms CPU at 480x360, 96 at 640x480
 SMOOTHING = 0.4  # weight of the newest webcam frame in the moving average of probabilities
 MAX_VIDEO_SECONDS = 30.0
 VIDEO_SAMPLES_PER_S = 4.0
@@ -333,9 +332,6 @@ def build_app(recognizer: EmotionRecognizer, card_url: str | None = None) -> gr.
     def stream(frame: np.ndarray | None, average: np.ndarray | None) -> tuple[Any, Any, Any]:
         if frame is None:
             return None, None, average
-        scale = STREAM_MAX_SIDE_PX / max(frame.shape[:2])
-        if scale < 1:
-            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         prediction = recognizer.predict(frame)
         if not prediction.face_detected:
             return draw_prediction(frame, prediction), gr.Label(None, label="No face in view"), None
