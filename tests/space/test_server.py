@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import skimage.data
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from fer_model import EMOTIONS
+from fer_model import EMOTIONS, Box, EmotionRecognizer, InceptionResNetV2
+from fer_model.faces import crop_face
 
 from .server import running_app
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "space" / "examples"
+SPACE = Path(__file__).resolve().parents[2] / "space"
+EXAMPLES = SPACE / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +42,7 @@ def test_predict_returns_boxes_labels_and_seven_probabilities(client: Client) ->
     face = faces["faces"][0]
     assert faces["face_detected"] is True and len(face["box"]) == 4 and face["label"] in EMOTIONS
     assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
-    assert note == "1 face(s) found."
+    assert note == "**1 face found.**"
 
 
 def test_bad_upload_is_a_readable_error_and_the_next_request_works(client: Client, tmp_path: Path) -> None:
@@ -47,16 +53,27 @@ def test_bad_upload_is_a_readable_error_and_the_next_request_works(client: Clien
     assert len(faces["faces"]) == 1
 
 
-def test_no_face_note(client: Client, tmp_path: Path) -> None:
-    Image.fromarray(np.full((100, 100, 3), 200, np.uint8)).save(tmp_path / "wall.png")
-    _, _, faces, note = client.predict(handle_file(str(tmp_path / "wall.png")), api_name="/predict")
-    assert faces["face_detected"] is False
-    assert note == "no face detected: classified the whole image"
+def test_no_face_is_said_first_and_the_whole_image_result_is_named_as_such(client: Client, tmp_path: Path) -> None:
+    Image.fromarray(skimage.data.rocket()).save(tmp_path / "rocket.jpg")
+    _, label, faces, note = client.predict(handle_file(str(tmp_path / "rocket.jpg")), api_name="/predict")
+    assert faces["face_detected"] is False and faces["faces"][0]["box"] is None
+    assert note.startswith("### Whole image classified: no face detected") and "close crop of one face" in note
+    assert label["label"] in EMOTIONS  # the whole-image guess is still given, under the note
 
 
-def test_explain_returns_a_heatmap(client: Client) -> None:
-    heatmap = client.predict(handle_file(str(EXAMPLES / "astronaut.jpg")), api_name="/explain")
-    assert Image.open(heatmap).size[0] > 50
+def test_explain_shows_the_chosen_face(client: Client) -> None:
+    photo = handle_file(str(EXAMPLES / "group.jpg"))
+    _, _, result, note = client.predict(photo, api_name="/predict")
+    assert note == "**3 faces found**, numbered from the largest."
+    rgb = np.asarray(Image.open(EXAMPLES / "group.jpg").convert("RGB"))
+    for number, face in enumerate(result["faces"], start=1):
+        crop = crop_face(rgb, Box(*face["box"]))
+        heatmap = client.predict(photo, number, api_name="/explain")
+        assert Image.open(heatmap).size == (crop.shape[1], crop.shape[0]), number  # that face's crop, no other
+    assert Image.open(client.predict(photo, api_name="/explain")).size == Image.open(  # face 1 by default
+        client.predict(photo, 1, api_name="/explain")).size
+    with pytest.raises(AppError, match="Face 4 is not in this photo: it has 3"):
+        client.predict(photo, 4, api_name="/explain")
 
 
 def test_missing_model_folder_fails_at_start_up(tmp_path: Path) -> None:
@@ -102,3 +119,43 @@ def test_files_outside_the_app_are_not_served(app_url: str, probe: str) -> None:
     response = httpx.get(f"{app_url}gradio_api/file={probe}", timeout=30)
     assert response.status_code in (403, 404)
     assert "root:" not in response.text
+
+
+@pytest.fixture(scope="module")
+def app_module():
+    """space/app.py imported as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("space_app", SPACE / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # Gradio reads its components' source through the module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_model_panel_gives_accuracy_meaning_and_limits_without_machine_paths(app_module,
+                                                                           tiny_model: InceptionResNetV2) -> None:
+    model = copy.deepcopy(tiny_model)
+    per_class = {label: {"recall": 0.3 + 0.08 * i} for i, label in enumerate(EMOTIONS)}
+    model.set_metadata(
+        metrics={"accuracy": 0.667, "macro_f1": 0.632, "num_images": 3589, "tta": "flip", "per_class": per_class,
+                 "dataset": "/home/someone/../shared/data/fer2013/validation"},
+        training={"train_data": "../shared/data/fer2013/train (28709 images)", "epochs": 18},
+    )
+    recognizer = EmotionRecognizer(model, backend="torch")
+    text = app_module.model_info(recognizer, "https://huggingface.co/org/fer")
+    assert "/home" not in text and "shared" not in text and "../" not in text
+    assert "fer2013/train (28709 images)" in text and "(fer2013/validation)" in text
+    assert "**66.7%** of 3589 validation faces" in text and "flip test-time augmentation" in text
+    assert "Best at surprise (78%) and sad (70%), worst at disgust (38%) and angry (30%)" in text
+    assert "Not for decisions about people" in text and "48 x 48 grayscale" in text
+    assert "[Model card](https://huggingface.co/org/fer)" in text
+
+
+def test_model_card_link_points_at_the_hub_or_the_spaces_files(app_module, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    assert app_module.model_card_url("org/fer-model") == "https://huggingface.co/org/fer-model"
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert app_module.model_card_url(str(SPACE / "model")) is None  # a local run: no page to link to
+    monkeypatch.setenv("SPACE_ID", "org/fer-space")
+    assert app_module.model_card_url(str(SPACE / "model")) == (
+        "https://huggingface.co/spaces/org/fer-space/blob/main/model/README.md")
+    assert app_module.model_card_url(str(tmp_path)) is None  # not a folder of the Space

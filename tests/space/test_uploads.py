@@ -122,7 +122,7 @@ def test_raw_api_calls_cannot_open_server_files(app_url: str, tmp_path: Path) ->
     for path in hostile_paths(app_url, tmp_path):
         for payload in ({"path": path}, {"path": path, "meta": FILE_META}, {"path": path, "url": path}):
             assert_refused(call(app_url, "predict", [payload]), path)
-            assert_refused(call(app_url, "explain", [payload]), path)
+            assert_refused(call(app_url, "explain", [payload, 1]), path)
         # gr.Video's FileData payload: Gradio itself demands the upload marker, then a path in its upload cache
         without_meta = call(app_url, "video", [{"path": path}])
         assert "meta' field must be explicitly provided" in without_meta.get("error", ""), (path, without_meta)
@@ -142,8 +142,8 @@ def test_raw_api_calls_with_an_uploaded_file_are_answered(app_url: str) -> None:
     cached = upload(app_url, EXAMPLES / "astronaut-face.jpg")
     for payload in ({"path": cached, "meta": FILE_META}, {"path": cached}):
         (_, label, faces, note) = call(app_url, "predict", [payload])["complete"]
-        assert faces["face_detected"] and note == "1 face(s) found." and len(label["confidences"]) == 7
-        (heatmap,) = call(app_url, "explain", [payload])["complete"]
+        assert faces["face_detected"] and note == "**1 face found.**" and len(label["confidences"]) == 7
+        (heatmap,) = call(app_url, "explain", [payload, 1])["complete"]
         assert Image.open(heatmap["path"]).size[0] > 0
 
 
