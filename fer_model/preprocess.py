@@ -62,7 +62,7 @@ def ten_crop_transform(image_size: int, mean: Sequence[float], std: Sequence[flo
             v2.Grayscale(num_output_channels=3),
             v2.Resize((image_size * 9 // 8, image_size * 9 // 8), antialias=True),
             v2.TenCrop(image_size),
-            v2.Lambda(torch.stack),
+            torch.stack,  # a plain callable gets the tuple of crops (v2.Lambda would be applied to each crop)
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(mean=list(mean), std=list(std)),
         ]

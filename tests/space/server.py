@@ -39,7 +39,7 @@ def running_app(
     args = [sys.executable, str(ROOT / "space" / "app.py"), "--port", str(port)]
     if model_dir is not None:
         args += ["--model", str(model_dir)]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
     with log_path.open("w") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         url = f"http://127.0.0.1:{port}/"
