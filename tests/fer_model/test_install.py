@@ -19,9 +19,10 @@ import pytest
 
 from fer_model.recognizer import DEFAULT_REPO_ID
 
+from ..conftest import SHIPPED_MODEL
+
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "space" / "model"
-pytestmark = pytest.mark.skipif(not (SHIPPED / "config.json").is_file(), reason="no shipped model")
+pytestmark = pytest.mark.skipif(not (SHIPPED_MODEL / "config.json").is_file(), reason="no shipped model")
 
 
 def run(*args: object, **kwargs: object) -> subprocess.CompletedProcess:
@@ -73,7 +74,7 @@ def test_the_package_comes_from_the_wheel(venv: Path) -> None:
 
 def test_installed_cli_predicts_from_another_folder_with_model(venv: Path, user: tuple[Path, dict]) -> None:
     home, env = user
-    result = cli(venv, home, env, "predict", "photos", "--model", str(SHIPPED), "--json")
+    result = cli(venv, home, env, "predict", "photos", "--model", str(SHIPPED_MODEL), "--json")
     assert result.returncode == 0, result.stderr
     (line,) = [json.loads(text) for text in result.stdout.splitlines()]
     assert line["path"] == "photos/photo.jpg" and line["face_detected"]
@@ -96,7 +97,7 @@ def test_installed_cli_without_model_uses_the_cached_default(venv: Path, user: t
     repo = tmp_path / "hub" / f"models--{DEFAULT_REPO_ID.replace('/', '--')}"
     snapshot = repo / "snapshots" / ("0" * 40)  # as huggingface_hub caches a download: snapshot links, refs/main
     snapshot.mkdir(parents=True)
-    for file in SHIPPED.iterdir():
+    for file in SHIPPED_MODEL.iterdir():
         (snapshot / file.name).symlink_to(file)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0" * 40)
@@ -144,7 +145,7 @@ print(json.dumps(sorted(undeclared)))
 
 def test_every_module_the_cli_imports_is_a_declared_dependency(venv: Path, user: tuple[Path, dict]) -> None:
     home, env = user
-    args = ["predict", "photos/photo.jpg", "--model", str(SHIPPED), "--json"]
+    args = ["predict", "photos/photo.jpg", "--model", str(SHIPPED_MODEL), "--json"]
     borrowed = sysconfig.get_paths()["purelib"]
     result = subprocess.run([str(venv / "bin" / "python"), "-c", CHECK_IMPORTS, *args, borrowed],
                             capture_output=True, text=True, timeout=600, cwd=home, env=env)

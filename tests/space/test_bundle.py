@@ -15,12 +15,12 @@ from gradio_client import Client, handle_file
 
 from fer_model import EMOTIONS
 
+from ..conftest import SHIPPED_MODEL
 from ..fer_model.fake_hub import FakeHub
 from .server import running_app
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "space" / "model"
-pytestmark = pytest.mark.skipif(not (SHIPPED / "config.json").is_file(), reason="no shipped model")
+pytestmark = pytest.mark.skipif(not (SHIPPED_MODEL / "config.json").is_file(), reason="no shipped model")
 
 
 def fer_model_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -58,7 +58,7 @@ def test_space_bundle_runs_the_trained_model_from_its_own_folder(tmp_path: Path,
     assert {"app.py", "README.md", "requirements.txt", "examples", "fer_model", "model"} == {
         p.name for p in bundle.iterdir()}
     assert (bundle / "fer_model" / "recognizer.py").is_file() and not list(bundle.rglob("__pycache__"))
-    assert (bundle / "model" / "config.json").read_bytes() == (SHIPPED / "config.json").read_bytes()
+    assert (bundle / "model" / "config.json").read_bytes() == (SHIPPED_MODEL / "config.json").read_bytes()
     requirements = [line for line in (bundle / "requirements.txt").read_text().splitlines()
                     if line and not line.startswith("#")]
     assert requirements and all("==" in line for line in requirements)
@@ -76,9 +76,9 @@ def test_push_uploads_the_model_repo_and_a_space_that_starts(tmp_path: Path, ast
     model, space = hub.commits
     assert (model["repo_type"], model["repo"], space["repo_type"], space["repo"]) == (
         "model", "someone/fer", "space", "someone/fer-demo")
-    assert set(model["files"]) == {p.name for p in SHIPPED.iterdir()}
+    assert set(model["files"]) == {p.name for p in SHIPPED_MODEL.iterdir()}
     for name in ("config.json", "model.safetensors.index.json", "confusion_matrix.png", "training_history.csv"):
-        assert model["files"][name] == (SHIPPED / name).read_bytes()
+        assert model["files"][name] == (SHIPPED_MODEL / name).read_bytes()
     card = model["files"]["README.md"].decode()
     assert 'from_pretrained("someone/fer")' in card and "model-index:" in card and "split: PublicTest" in card
     assert {"app.py", "README.md", "requirements.txt", "fer_model/__init__.py", "fer_model/recognizer.py",
