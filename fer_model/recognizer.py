@@ -241,7 +241,10 @@ class EmotionRecognizer:
 
 def _checked_box(box: Box | Sequence[int], width: int, height: int) -> Box:
     """A caller's face box as a Box inside the image, or a ValueError naming the box and the image size."""
-    box = box if isinstance(box, Box) else Box(*(int(v) for v in box))
+    if not isinstance(box, Box):
+        if len(box) != 4:
+            raise ValueError(f"face box {list(box)}: expected 4 numbers (x, y, width, height)")
+        box = Box(*(int(v) for v in box))
     if box.width < 1 or box.height < 1 or box.x < 0 or box.y < 0 or box.x + box.width > width \
             or box.y + box.height > height:
         raise ValueError(f"face box {box.as_list()} (x, y, width, height) is not inside the {width}x{height} image")
