@@ -138,3 +138,17 @@ def test_odd_file_names_and_bad_images_never_stop_the_run(saved_model: Path, ast
     assert next(row for row in rows if row["path"].endswith("d-last.png"))["label"] in EMOTIONS
     text = run_cli("predict", str(photos), "--model", str(saved_model))
     assert "caf\\xe9.png: " in text.stdout and "d-last.png: " in text.stdout
+
+
+def test_the_one_time_onnx_export_says_what_it_is_doing(saved_model: Path, astronaut_jpeg: Path,
+                                                        tmp_path: Path) -> None:
+    def predict() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "fer_model", "predict", str(astronaut_jpeg), "--model",
+                               str(saved_model)], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "FER_CACHE_DIR": str(tmp_path / "cache")})
+
+    first, second = predict(), predict()
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert "Exporting the model to ONNX for ONNX Runtime, once per model and machine" in first.stderr
+    assert str(tmp_path / "cache") in first.stderr and "Exported in" in first.stderr
+    assert "Exporting" not in second.stderr and len(list((tmp_path / "cache").glob("*.onnx"))) == 1
