@@ -63,6 +63,9 @@ class VideoReader:
 
     def __init__(self, path: str | Path, samples_per_s: float = 4.0, max_seconds: float | None = None,
                  max_side_px: int = 640) -> None:
+        if not samples_per_s > 0 or not max_side_px >= MIN_VIDEO_SIDE_PX:
+            raise ValueError(f"samples_per_s must be > 0 and max_side_px >= {MIN_VIDEO_SIDE_PX}, "
+                             f"got {samples_per_s!r} and {max_side_px!r}")
         self.path = str(path)
         self.capture = cv2.VideoCapture(self.path)
         fps = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
