@@ -1,4 +1,4 @@
-"""The one video worker is freed when its client goes away: the next user does not wait for an abandoned job."""
+"""Video jobs in the Space: freed when the client goes away (the next user does not wait), clear errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 from fer_model import InceptionResNetV2
 
@@ -44,3 +46,9 @@ def test_a_killed_clients_video_job_stops_and_the_next_one_runs(tiny_model: Ince
         while time.monotonic() - started < window_s:
             assert not (first / "emotions.csv").exists(), "the abandoned video job ran to the end"
             time.sleep(1)
+
+
+def test_a_two_pixel_high_video_is_a_clear_error_not_a_missing_file(app_url: str, tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "thin.avi", np.full((2, 2000, 3), 120, np.uint8), frames=8, fourcc="MJPG")
+    with pytest.raises(AppError, match=r"thin\.avi: 2000x2 px; a video needs at least 16 px a side"):
+        Client(app_url, verbose=False).predict(handle_file(str(clip)), api_name="/video")
