@@ -49,7 +49,7 @@ into {{ num_classes }} classes: {{ labels_text }}.
 
 ## How to use
 
-Install the `fer_model` package (Python 3.11+; PyTorch, ONNX Runtime, dlib and OpenCV come with it) from the
+Install the `fer_model` package (Python 3.11+; PyTorch, ONNX Runtime and OpenCV come with it) from the
 project's source: `pip install .` in a checkout, or `pip install fer_model-*.whl` (built with `pip wheel --no-deps .`).
 Then:
 
