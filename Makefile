@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) space/app.py --host 127.0.0.1 --port 7860
+	PYTHONPATH=. $(PY) space/app.py --host 127.0.0.1 --port 7860
 
 test: install
 	$(PY) -m pytest -q -ra
@@ -30,7 +30,6 @@ bench: install
 gpu-check: install
 	$(PY) benchmarks/gpu_check.py
 
-# The Space folder plus the library it imports, ready for `huggingface-cli upload` / `HfApi.upload_folder`.
+# The Space as deployed: app, fer_model, model/, requirements pinned to this venv (python -m fer_model push uploads it).
 space-bundle:
-	rm -rf dist/space && mkdir -p dist && cp -r space dist/space && cp -r fer_model dist/space/fer_model
-	find dist/space -name __pycache__ -prune -exec rm -rf {} +
+	PYTHONPATH=. $(PY) -m fer_model space-bundle --space space --model space/model --out dist/space

@@ -5,6 +5,7 @@ from .images import ImageError, load_image
 from .labels import EMOTIONS
 from .model import InceptionResNetV2, ModelLoadError
 from .recognizer import EmotionRecognizer, FacePrediction, Prediction
+from .video import VideoError, VideoTimeline
 
 __all__ = [
     "EMOTIONS",
@@ -16,5 +17,7 @@ __all__ = [
     "InceptionResNetV2",
     "ModelLoadError",
     "Prediction",
+    "VideoError",
+    "VideoTimeline",
     "load_image",
 ]

@@ -1,8 +1,14 @@
-"""The model card (README.md of a saved model): a Jinja template filled from the model's config."""
+"""The model card (README.md of a saved model): a Jinja template filled from the model's config, and the YAML
+metadata the Hub reads from it (``datasets``, and ``model-index`` evaluation results)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from huggingface_hub import EvalResult, ModelCardData
+
+MODEL_NAME = "inception-resnet-v2-fer2013"
+DATASET_ID = "fer2013"  # the `datasets:` entry and model-index dataset type
 
 MODEL_CARD_TEMPLATE = """---
 {{ card_data }}
@@ -43,15 +49,20 @@ into {{ num_classes }} classes: {{ labels_text }}.
 
 ## How to use
 
+Install the `fer_model` package (Python 3.11+; PyTorch, ONNX Runtime and OpenCV come with it) from the
+project's source: `pip install .` in a checkout, or `pip install fer_model-*.whl` (built with `pip wheel --no-deps .`).
+Then:
+
 ```python
 from fer_model import EmotionRecognizer
 
-recognizer = EmotionRecognizer.from_pretrained("PATH_OR_REPO_ID")
+recognizer = EmotionRecognizer.from_pretrained("{{ repo_id | default('PATH_OR_REPO_ID', true) }}")
 for face in recognizer.predict("photo.jpg").faces:
     print(face.box, face.label, face.probabilities)
 ```
 
-or `python -m fer_model predict photo.jpg --model PATH_OR_REPO_ID --json`.
+or `fer-model predict photo.jpg --model {{ repo_id | default('PATH_OR_REPO_ID', true) }} --json` (also folders, videos
+and `--no-detect` for face crops).
 
 ## Intended use and limitations
 
@@ -77,7 +88,8 @@ def _metrics_text(metrics: dict[str, Any] | None, labels: list[str]) -> str:
     if not metrics:
         return "No evaluation yet."
     lines = [
-        f"On {metrics.get('dataset', 'the validation set')} ({metrics.get('num_images', '?')} images"
+        f"On {metrics.get('dataset', 'the validation set')} {metrics.get('split', '')} "
+        f"({metrics.get('num_images', '?')} images"
         f"{', ' + metrics['tta'] + ' test-time augmentation' if metrics.get('tta') else ''}):",
         "",
         f"- accuracy: **{metrics['accuracy']:.4f}**",
@@ -112,3 +124,24 @@ def model_card_fields(config: dict[str, Any]) -> dict[str, Any]:
         "training_text": _training_text(config.get("training")),
         "metrics_text": _metrics_text(config.get("metrics"), labels),
     }
+
+
+def add_hub_metadata(card_data: ModelCardData, config: dict[str, Any]) -> None:
+    """Fill ``datasets`` and the ``model-index`` results (accuracy, macro-F1 on the named split) of a card's YAML."""
+    card_data.datasets = [DATASET_ID]
+    metrics = config.get("metrics")
+    if not metrics:
+        return
+    evaluated = {
+        "task_type": "image-classification", "task_name": "Facial expression recognition",
+        "dataset_type": DATASET_ID, "dataset_name": metrics.get("dataset") or "FER2013",
+        "dataset_split": metrics.get("split") or "validation",
+    }
+    tta = f" ({metrics['tta']} test-time augmentation)" if metrics.get("tta") not in (None, "none") else ""
+    card_data.model_name = MODEL_NAME
+    card_data.eval_results = [
+        EvalResult(**evaluated, metric_type="accuracy", metric_value=round(metrics["accuracy"], 4),
+                   metric_name=f"Accuracy{tta}"),
+        EvalResult(**evaluated, metric_type="f1", metric_value=round(metrics["macro_f1"], 4),
+                   metric_name=f"Macro-F1{tta}", metric_args={"average": "macro"}),
+    ]

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import torch
 from huggingface_hub import PyTorchModelHubMixin, load_torch_model, save_torch_state_dict, snapshot_download
 from huggingface_hub.errors import EntryNotFoundError
@@ -20,7 +19,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from .blocks import BasicConv2d, Block8, Block17, Block35, Mixed5b, ReductionA, ReductionB, Stem
-from .card import MODEL_CARD_TEMPLATE, model_card_fields
+from .card import MODEL_CARD_TEMPLATE, add_hub_metadata, model_card_fields
 from .labels import EMOTIONS
 
 MIN_IMAGE_SIZE_PX = 75  # smallest input the valid-padded stem and two reductions can take
@@ -201,8 +200,10 @@ class InceptionResNetV2(
         return self.forward_head(self.forward_features(x))
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> Any:
-        """The mixin's card, filled from this model's config (architecture, labels, metrics, recipe)."""
-        return super().generate_model_card(*args, **{**model_card_fields(self.config), **kwargs})
+        """The mixin's card, filled from this model's config (architecture, labels, metrics, recipe, Hub metadata)."""
+        card = super().generate_model_card(*args, **{**model_card_fields(self.config), **kwargs})
+        add_hub_metadata(card.data, self.config)
+        return card
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write the weights as safetensors, in shards under 50 MB with an index when the model is larger."""
@@ -220,7 +221,7 @@ class InceptionResNetV2(
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         except ModelLoadError:
             raise
-        except (EntryNotFoundError, httpx.HTTPError, OSError, ValueError) as error:  # Hub errors subclass these
+        except (EntryNotFoundError, OSError, ValueError) as error:  # Hub and network errors subclass these
             raise ModelLoadError(
                 f"{pretrained_model_name_or_path}: not a model folder here and not loadable from the Hugging Face "
                 f"Hub ({type(error).__name__}: {error})"

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -61,8 +62,11 @@ def cached_onnx(model: InceptionResNetV2) -> Path:
     """The ONNX export of ``model`` from the cache, exporting it first when it is not there yet."""
     path = cache_dir() / f"inception-resnet-v2-{model_digest(model)[:20]}.onnx"
     if not path.is_file():
-        log.info("exporting the model to ONNX once (cached at %s)", path)
+        log.info("Exporting the model to ONNX for ONNX Runtime, once per model and machine (about 10 s); cached at %s",
+                 path)
+        started = time.monotonic()
         export_onnx(model, path)
+        log.info("Exported in %.0f s", time.monotonic() - started)
     return path
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterable
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,20 +17,43 @@ from .faces import Box, FaceDetector, crop_face
 from .gradcam import grad_cam, overlay
 from .images import ImageInput, load_image
 from .inference import make_classifier
-from .model import InceptionResNetV2
+from .model import InceptionResNetV2, ModelLoadError
 from .preprocess import eval_transform
+from .video import VideoError, VideoReader, VideoSample, VideoTimeline
 
-log = logging.getLogger(__name__)
-
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "space" / "model"  # the checkpoint that ships in the repo
+DEFAULT_REPO_ID = "fer-model/inception-resnet-v2-fer2013"  # the published model: `from_pretrained()` with no argument
 MAX_FACES = 20
 
 
-def default_model() -> str | None:
-    """The model used when none is named: ``$FER_MODEL``, else the shipped checkpoint if present, else None."""
-    if os.environ.get("FER_MODEL"):
-        return os.environ["FER_MODEL"]
-    return str(SHIPPED_MODEL_DIR) if (SHIPPED_MODEL_DIR / "config.json").is_file() else None
+def resolve_model(model: str | os.PathLike | None, shipped: str | os.PathLike | None = None) -> str:
+    """The model an entry point loads: ``model`` when given, else its ``shipped`` folder when that holds a model,
+    else the published ``DEFAULT_REPO_ID`` (downloaded once, then read from the Hugging Face cache)."""
+    if model:
+        return str(model)
+    if shipped is not None and (Path(shipped) / "config.json").is_file():
+        return str(shipped)
+    return DEFAULT_REPO_ID
+
+
+def load_model(
+    path_or_id: str | os.PathLike | None = None, *, revision: str | None = None, local_files_only: bool = False
+) -> InceptionResNetV2:
+    """A trained model from a folder or Hub repo id; ``None`` = ``DEFAULT_REPO_ID`` (downloaded once, then cached).
+
+    Raises ModelLoadError when it cannot be loaded; the default model's error says what to pass instead.
+    """
+    source = resolve_model(path_or_id)
+    try:
+        return InceptionResNetV2.from_pretrained(source, revision=revision, local_files_only=local_files_only)
+    except ModelLoadError as error:
+        if source != DEFAULT_REPO_ID:
+            raise
+        raise ModelLoadError(
+            f"no model given, and the default model {DEFAULT_REPO_ID} is neither in the Hugging Face cache nor "
+            f"downloadable here ({error.__cause__ or error}). Pass a save_pretrained folder or a Hub repo id: "
+            "--model PATH_OR_REPO_ID on the command line (space/model in a checkout of the repository), "
+            "EmotionRecognizer.from_pretrained(PATH_OR_REPO_ID) in Python"
+        ) from error
 
 
 @dataclass
@@ -100,13 +124,8 @@ class EmotionRecognizer:
         backend: str = "auto",
         **kwargs: Any,
     ) -> EmotionRecognizer:
-        """Load a ``save_pretrained`` folder or Hub repo; ``None`` = the shipped model (an untrained one if absent)."""
-        path_or_id = path_or_id or default_model()
-        if path_or_id is None:
-            log.warning("no trained model found at %s: using an UNTRAINED model", SHIPPED_MODEL_DIR)
-            model = InceptionResNetV2()
-        else:
-            model = InceptionResNetV2.from_pretrained(path_or_id, revision=revision, local_files_only=local_files_only)
+        """Load a ``save_pretrained`` folder or Hub repo id; ``None`` = the published model (see ``load_model``)."""
+        model = load_model(path_or_id, revision=revision, local_files_only=local_files_only)
         return cls(model, device=device, precision=precision, backend=backend, **kwargs)
 
     def classify_faces(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -114,19 +133,34 @@ class EmotionRecognizer:
         batch = torch.stack([self.transform(crop) for crop in crops])
         return self.classifier.probabilities(batch).numpy()
 
-    def predict(self, image: ImageInput, color: str = "rgb") -> Prediction:
-        """Detect faces (largest first) and classify each; with no face, classify the whole image and say so."""
-        return self.predict_batch([image], color)[0]
+    def predict(
+        self, image: ImageInput, color: str = "rgb", boxes: Sequence[Box] | None = None, detect: bool = True
+    ) -> Prediction:
+        """Detect faces (largest first) and classify each; with no face, classify the whole image and say so.
 
-    def predict_batch(self, images: Iterable[ImageInput], color: str = "rgb", batch_size: int = 32) -> list[Prediction]:
-        """``predict`` for many images, classifying the faces of all of them in shared batches."""
-        found = [self._find_faces(load_image(image, color)) for image in images]
-        crops = [crop for _, _, face_crops, _ in found for crop in face_crops]
+        ``boxes``: classify these faces instead of detecting; ``detect=False``: the image is a face crop already.
+        """
+        return self.predict_batch([image], color, boxes=None if boxes is None else [boxes], detect=detect)[0]
+
+    def predict_batch(
+        self,
+        images: Iterable[ImageInput],
+        color: str = "rgb",
+        batch_size: int = 32,
+        boxes: Sequence[Sequence[Box]] | None = None,
+        detect: bool = True,
+    ) -> list[Prediction]:
+        """``predict`` for many images (``boxes``: one list per image), classifying all faces in shared batches."""
+        rgbs = [load_image(image, color) for image in images]
+        if boxes is not None and len(boxes) != len(rgbs):
+            raise ValueError(f"boxes: expected one list of boxes per image ({len(rgbs)}), got {len(boxes)}")
+        found = [self._find_faces(rgb, None if boxes is None else boxes[i], detect) for i, rgb in enumerate(rgbs)]
+        crops = [crop for _, face_crops, _ in found for crop in face_crops]
         probabilities = np.concatenate(
             [self.classify_faces(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
         ) if crops else np.zeros((0, len(self.labels)))
         predictions, offset = [], 0
-        for rgb, boxes, face_crops, notes in found:
+        for rgb, (face_boxes, face_crops, notes) in zip(rgbs, found, strict=True):
             rows = probabilities[offset : offset + len(face_crops)]
             offset += len(face_crops)
             faces = [
@@ -135,23 +169,83 @@ class EmotionRecognizer:
                     label=self.labels[int(row.argmax())],
                     probabilities={label: float(p) for label, p in zip(self.labels, row, strict=False)},
                 )
-                for box, row in zip(boxes or [None], rows, strict=False)
+                for box, row in zip(face_boxes or [None], rows, strict=False)
             ]
-            predictions.append(Prediction(faces, bool(boxes), rgb.shape[1], rgb.shape[0], notes))
+            predictions.append(Prediction(faces, bool(face_boxes), rgb.shape[1], rgb.shape[0], notes))
         return predictions
 
-    def _find_faces(self, rgb: np.ndarray) -> tuple[np.ndarray, list[Box], list[np.ndarray], list[str]]:
-        """(image, boxes, crops to classify, notes): at most ``max_faces`` faces, or the whole image when none."""
-        boxes, notes = self.detector.detect(rgb), []
+    def _find_faces(
+        self, rgb: np.ndarray, boxes: Sequence[Box] | None = None, detect: bool = True
+    ) -> tuple[list[Box], list[np.ndarray], list[str]]:
+        """(boxes, crops to classify, notes): at most ``max_faces`` faces, or the whole image when none."""
+        height, width = rgb.shape[:2]
+        notes: list[str] = []
+        if boxes is not None:
+            boxes = [_checked_box(box, width, height) for box in boxes]
+        elif not detect:
+            return [Box(0, 0, width, height)], [rgb], notes
+        else:
+            boxes = self.detector.detect(rgb)
         if len(boxes) > self.max_faces:
             notes.append(f"{len(boxes)} faces found; showing the {self.max_faces} largest")
             boxes = boxes[: self.max_faces]
         if not boxes:
             notes.append("no face detected: classified the whole image")
-        return rgb, boxes, [crop_face(rgb, box) for box in boxes] or [rgb], notes
+        return boxes, [crop_face(rgb, box) for box in boxes] or [rgb], notes
+
+    def predict_video(self, path: str | os.PathLike, samples_per_s: float = 4.0, max_seconds: float | None = None,
+                      max_side_px: int = 640, time_budget_s: float | None = None) -> VideoTimeline:
+        """Emotions over time: ``samples_per_s`` frames a second, each frame's faces found and classified.
+
+        Raises VideoError for an unreadable video or one longer than ``max_seconds``; frames that do not decode and
+        a stop at ``time_budget_s`` are counted and noted in the timeline (``complete`` is then False).
+        """
+        last = deque(self.stream_video(path, samples_per_s, max_seconds, max_side_px, time_budget_s), maxlen=1)
+        return last[0][0]  # the one timeline, updated in place, with its notes once the stream has ended
+
+    def stream_video(self, path: str | os.PathLike, samples_per_s: float = 4.0, max_seconds: float | None = None,
+                     max_side_px: int = 640, time_budget_s: float | None = None,
+                     ) -> Iterator[tuple[VideoTimeline, np.ndarray]]:
+        """``predict_video`` one sample at a time: (the timeline so far, the newest frame as RGB).
+
+        Stop iterating to stop the work (e.g. when the client has gone); the notes are added after the last sample.
+        """
+        reader = VideoReader(path, samples_per_s, max_seconds, max_side_px)
+        timeline = VideoTimeline([], planned=len(reader.sample_frames))
+        started = time.monotonic()
+        try:
+            for frame, rgb in reader:
+                prediction = self.predict(rgb)
+                timeline.samples.append(VideoSample(round(frame / reader.fps, 3), frame, prediction))
+                timeline.unreadable = reader.unreadable
+                yield timeline, rgb
+                if time_budget_s is not None and time.monotonic() - started > time_budget_s:
+                    timeline.notes.append(f"stopped at the time budget of {time_budget_s:g} s: "
+                                          f"{len(timeline.samples)} of {timeline.planned} samples analysed")
+                    break
+            timeline.unreadable = reader.unreadable
+            if reader.unreadable:
+                timeline.notes.append(f"{reader.unreadable} of {timeline.planned} sampled frames could not be "
+                                      "decoded (corrupt or truncated video)")
+            if not timeline.samples:
+                raise VideoError(f"{path}: no frame of this video could be decoded")
+        finally:
+            reader.close()
 
     def explain(self, image: ImageInput, color: str = "rgb") -> np.ndarray:
         """Grad-CAM overlay on the largest face (or the whole image) for its predicted class, as RGB uint8."""
-        _, _, crops, _ = self._find_faces(load_image(image, color))
+        _, crops, _ = self._find_faces(load_image(image, color))
         heatmap = grad_cam(self.model, self.transform(crops[0]).to(self.classifier.device))
         return overlay(crops[0], heatmap)
+
+
+def _checked_box(box: Box | Sequence[int], width: int, height: int) -> Box:
+    """A caller's face box as a Box inside the image, or a ValueError naming the box and the image size."""
+    if not isinstance(box, Box):
+        if len(box) != 4:
+            raise ValueError(f"face box {list(box)}: expected 4 numbers (x, y, width, height)")
+        box = Box(*(int(v) for v in box))
+    if box.width < 1 or box.height < 1 or box.x < 0 or box.y < 0 or box.x + box.width > width \
+            or box.y + box.height > height:
+        raise ValueError(f"face box {box.as_list()} (x, y, width, height) is not inside the {width}x{height} image")
+    return box

@@ -2,7 +2,9 @@
 
     python space/app.py [--model DIR_OR_REPO_ID] [--host 127.0.0.1] [--port 7860]
 
-The model defaults to $FER_MODEL, else the checkpoint shipped in space/model/.
+The model is --model, else $FER_MODEL, else the model/ folder next to this file (space/model in the repository and in
+the deployed bundle), else the published default (fer_model.recognizer.DEFAULT_REPO_ID). In the repository, run it
+with the library importable: `PYTHONPATH=. python space/app.py` (or `make demo`); the bundle carries fer_model/.
 """
 
 from __future__ import annotations
@@ -11,34 +13,33 @@ import argparse
 import atexit
 import contextlib
 import csv
-import math
 import os
 import re
 import shutil
 import signal
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
+import gradio as gr
+import numpy as np
+import pandas as pd
+from gradio.data_classes import Base64ImageData, ImageData
+from gradio.image_utils import encode_image_array_to_base64
+from gradio.utils import get_upload_folder, is_in_or_equal
+from PIL import Image
+
+from fer_model import EmotionRecognizer, ImageError, Prediction, load_image
+from fer_model.annotate import COLOURS, draw_prediction
+from fer_model.faces import crop_face
+from fer_model.gradcam import grad_cam, overlay
+from fer_model.recognizer import resolve_model
+from fer_model.video import VideoError
+
 HERE = Path(__file__).resolve().parent
-if not (HERE / "fer_model").is_dir():  # in the repo the library sits one level up; a deployed Space bundles it
-    sys.path.insert(0, str(HERE.parent))
-
-import cv2  # noqa: E402
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from gradio.data_classes import Base64ImageData, ImageData  # noqa: E402
-from gradio.image_utils import encode_image_array_to_base64  # noqa: E402
-from gradio.utils import get_upload_folder, is_in_or_equal  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from fer_model import EmotionRecognizer, ImageError, Prediction, load_image  # noqa: E402
-from fer_model.annotate import COLOURS, draw_prediction  # noqa: E402
-from fer_model.faces import crop_face  # noqa: E402
-from fer_model.gradcam import grad_cam, overlay  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"  # uploads above this are refused by Gradio before they reach the model
 QUEUE_MAX_SIZE = 64  # waiting requests beyond this get "queue full" instead of piling up
@@ -49,6 +50,8 @@ SMOOTHING = 0.4  # weight of the newest webcam frame in the moving average of pr
 MAX_VIDEO_SECONDS = 30.0
 VIDEO_SAMPLES_PER_S = 4.0
 VIDEO_MAX_SIDE_PX = 640
+VIDEO_TIME_BUDGET_S = 60  # one video request's processing budget; the timeline so far is returned with a note
+VIDEO_UPDATE_EVERY = 8  # samples between partial plots (the handler notices a client that left at each update)
 CACHE_MAX_AGE_S = int(os.environ.get("FER_CACHE_MAX_AGE_S", "3600"))  # uploads and results are deleted after this
 RESULT_KEEP_S = 300  # result files are copied to Gradio's cache at once; older ones are deleted
 NOT_UPLOADED = "Only files uploaded to this app can be analysed."
@@ -340,13 +343,19 @@ def build_app(recognizer: EmotionRecognizer, card_url: str | None = None) -> gr.
         smoothed = {label: float(p) for label, p in zip(recognizer.labels, average, strict=True)}
         return draw_prediction(frame, prediction), gr.Label(smoothed, label=LIVE_LABEL_TITLE), average
 
-    def analyse_video(video_path: str | None, progress: gr.Progress = PROGRESS) -> tuple[Any, Any, Any]:
+    def analyse_video(video_path: str | None, progress: gr.Progress = PROGRESS) -> Iterator[tuple[Any, Any, Any]]:
         if not video_path:
             raise gr.Error("No video: upload a short clip first.")
-        return video_timeline(recognizer, video_path, progress, results.new())
+        try:
+            yield from video_timeline(recognizer, video_path, progress, results.new())
+        except VideoError as error:
+            raise gr.Error(str(error).replace(video_path, Path(video_path).name)) from error
 
-    def analyse_new_video(video_path: str | None, progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
-        return analyse_video(video_path, progress) if video_path else (gr.skip(),) * 3
+    def analyse_new_video(video_path: str | None, progress: gr.Progress = PROGRESS) -> Iterator[tuple[Any, ...]]:
+        if video_path:  # a cleared input changes too: nothing to analyse then
+            yield from analyse_video(video_path, progress)
+        else:
+            yield (gr.skip(),) * 3
 
     with gr.Blocks(title="Facial emotion recognition",
                    delete_cache=(min(600, CACHE_MAX_AGE_S), CACHE_MAX_AGE_S)) as app:
@@ -437,47 +446,36 @@ def build_app(recognizer: EmotionRecognizer, card_url: str | None = None) -> gr.
 
 def video_timeline(
     recognizer: EmotionRecognizer, path: str, progress: Any, out_dir: Path
-) -> tuple[pd.DataFrame, str, str]:
-    """Sample frames, classify the largest face in each: (long-form dataframe, annotated .webm, .csv in out_dir)."""
-    capture = cv2.VideoCapture(path)
+) -> Iterator[tuple[pd.DataFrame, str | None, str | None]]:
+    """Partial plots while sampling, then (long-form dataframe, annotated .webm, .csv in out_dir).
+
+    A generator, so that Gradio stops the work when the client leaves (it closes the generator at the next yield).
+    """
+    stream = recognizer.stream_video(path, VIDEO_SAMPLES_PER_S, MAX_VIDEO_SECONDS, VIDEO_MAX_SIDE_PX,
+                                     VIDEO_TIME_BUDGET_S)
+    writer, rows, timeline = None, [], None
     try:
-        fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
-        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        if not capture.isOpened() or fps <= 0 or frames <= 0:
-            raise gr.Error("That file is not a readable video (MP4, WebM, MOV, AVI).")
-        if frames / fps > MAX_VIDEO_SECONDS:
-            raise gr.Error(f"The video is {frames / fps:.0f} s long; the limit is {MAX_VIDEO_SECONDS:.0f} s.")
-        samples = sorted({min(round(k * fps / VIDEO_SAMPLES_PER_S), frames - 1)
-                          for k in range(math.ceil(frames / fps * VIDEO_SAMPLES_PER_S))})
-        writer, rows = None, []
-        for index in progress.tqdm(samples, desc="Analysing frames"):
-            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            rgb = load_image(bgr, color="bgr")
-            scale = min(1.0, VIDEO_MAX_SIDE_PX / max(rgb.shape[:2]))
-            if scale < 1:
-                rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            prediction = recognizer.predict(rgb)
-            rows += [
-                {"time_s": round(index / fps, 3), "emotion": label, "probability": p}
-                for label, p in prediction.faces[0].probabilities.items()
-            ]
+        for timeline, rgb in stream:
+            sample = timeline.samples[-1]
+            progress((len(timeline.samples), timeline.planned), desc="Analysing frames", unit="frames")
+            rows += [{"time_s": sample.time_s, "emotion": label, "probability": p}
+                     for label, p in sample.prediction.faces[0].probabilities.items()]
             if writer is None:
                 writer = cv2.VideoWriter(str(out_dir / "annotated.webm"), cv2.VideoWriter_fourcc(*"VP80"),
                                          VIDEO_SAMPLES_PER_S, (rgb.shape[1], rgb.shape[0]))
-            writer.write(np.ascontiguousarray(draw_prediction(rgb, prediction)[:, :, ::-1]))
-        if writer is None:
-            raise gr.Error("No frame of that video could be decoded.")
-        writer.release()
+            writer.write(np.ascontiguousarray(draw_prediction(rgb, sample.prediction)[:, :, ::-1]))
+            if len(timeline.samples) % VIDEO_UPDATE_EVERY == 0:
+                yield pd.DataFrame(rows), None, None
     finally:
-        capture.release()
+        if writer is not None:
+            writer.release()
+    if timeline is not None and timeline.notes:
+        gr.Warning("; ".join(timeline.notes))
     frame = pd.DataFrame(rows)
     wide = frame.pivot(index="time_s", columns="emotion", values="probability").reset_index()
     csv_path = out_dir / "emotions.csv"
     wide.to_csv(csv_path, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.5f")
-    return frame, str(out_dir / "annotated.webm"), str(csv_path)
+    yield frame, str(out_dir / "annotated.webm"), str(csv_path)
 
 
 def model_card_url(model: str) -> str | None:
@@ -497,8 +495,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
-    recognizer = EmotionRecognizer.from_pretrained(args.model)
-    app = build_app(recognizer, model_card_url(args.model or str(HERE / "model")))
+    model = resolve_model(args.model, HERE / "model")
+    recognizer = EmotionRecognizer.from_pretrained(model)
+    app = build_app(recognizer, model_card_url(str(model)))
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C: Gradio and atexit clean up
     app.queue(max_size=QUEUE_MAX_SIZE).launch(
         server_name=args.host, server_port=args.port, max_file_size=MAX_FILE_SIZE, show_error=True,

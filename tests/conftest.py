@@ -16,6 +16,7 @@ from fer_model import InceptionResNetV2
 from .corpus import Case, build_corpus
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "space" / "model"  # the checkpoint that ships in the repo
 TINY_REPEATS = (1, 1, 1)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from .evaluate import TTA_CHOICES, evaluate, save_confusion_png
 
 CONFUSION_PNG = "confusion_matrix.png"
 HISTORY_CSV = "training_history.csv"
+DATA_KEYS = ("train_data", "validation_data")  # training-recipe fields that hold data folders
 
 
 def build_model(checkpoint: Path) -> InceptionResNetV2:
@@ -29,6 +31,17 @@ def build_model(checkpoint: Path) -> InceptionResNetV2:
     model = InceptionResNetV2(**config)
     model.load_state_dict(state_dict, strict=True)
     return model.eval()
+
+
+def without_folders(text: str) -> str:
+    """A data description with each path cut to its last folder: no machine paths in config.json or the card."""
+    return re.sub(r"\S*[/\\](\S+)", r"\1", text)
+
+
+def named_data(training: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """The training recipe with data folders named by ``dataset`` and split: 'FER2013 train (28709 images)'."""
+    return {key: f"{dataset} {without_folders(value)}" if key in DATA_KEYS and isinstance(value, str) else value
+            for key, value in training.items()}
 
 
 def write_history_csv(history_json: Path, path: Path) -> None:
@@ -48,9 +61,15 @@ def export(
     fp16: bool = False,
     history: Path | None = None,
     push: str | None = None,
+    dataset: str = "FER2013",
+    split: str | None = None,
 ) -> dict[str, Any]:
-    """Write ``out`` atomically (built in a temp folder, then swapped in); returns the config that was saved."""
+    """Write ``out`` atomically (built in a temp folder, then swapped in); returns the config that was saved.
+
+    Data is recorded by name (``dataset``, and ``split``, by default the evaluated folder's name), not by path.
+    """
     model = build_model(checkpoint)
+    model.set_metadata(training=named_data(model.training_info or {}, dataset))
     if fp16:  # evaluate exactly the weights that will be shipped
         model.half().float()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +78,8 @@ def export(
         if eval_data is not None:
             report = evaluate(model, eval_data, tta)
             save_confusion_png(report, model.labels, staging / CONFUSION_PNG)
-            model.set_metadata(metrics={**report, "confusion_matrix_png": CONFUSION_PNG})
+            model.set_metadata(metrics={**report, "dataset": dataset, "split": split or eval_data.name,
+                                        "confusion_matrix_png": CONFUSION_PNG})
         if history is not None:
             write_history_csv(history, staging / HISTORY_CSV)
             model.set_metadata(training={**(model.training_info or {}), "history": HISTORY_CSV})
@@ -84,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fp16", action="store_true", help="store weights as float16 (half the size)")
     parser.add_argument("--history", type=Path, help="history.json of the run, copied as training_history.csv")
     parser.add_argument("--push", metavar="REPO_ID", help="also push the folder to the Hugging Face Hub")
+    parser.add_argument("--dataset", default="FER2013", help="the dataset's name, for the card (no paths are kept)")
+    parser.add_argument("--split", help="the evaluated split's name (default: the --eval-data folder's name)")
     args = parser.parse_args(argv)
     try:
-        config = export(args.checkpoint, args.out, args.eval_data, args.tta, args.fp16, args.history, args.push)
+        config = export(args.checkpoint, args.out, args.eval_data, args.tta, args.fp16, args.history, args.push,
+                        args.dataset, args.split)
     except (ModelLoadError, DataError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""A minimal local stand-in for the Hub's HTTP API: records what ``push_to_hub`` would upload."""
+"""A minimal local stand-in for the Hub's HTTP API: records the repos created and what each commit uploads."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class FakeHub:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str]] = []
         self.commits: list[dict[str, Any]] = []
+        self.created: list[dict[str, Any]] = []  # the bodies of repo-creation requests (name, type, sdk)
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +38,7 @@ class FakeHub:
                 body = self._body()
                 if self.path == "/api/repos/create":
                     request = json.loads(body)
+                    hub.created.append(request)
                     name = "/".join(filter(None, [request.get("organization"), request["name"]]))
                     self._reply(200, {"url": f"{hub.url}/{name}", "name": name})
                 elif self.path == "/api/validate-yaml":  # the model card's metadata check
@@ -54,8 +56,9 @@ class FakeHub:
                         if line["key"] == "file"
                     }
                     header = next(line["value"] for line in lines if line["key"] == "header")
-                    hub.commits.append({"path": self.path, "summary": header.get("summary"), "files": files})
-                    repo = self.path.removeprefix("/api/models/").split("/commit/")[0]
+                    repo_type, repo = self.path.removeprefix("/api/").split("/commit/")[0].split("/", 1)
+                    hub.commits.append({"path": self.path, "repo_type": repo_type.removesuffix("s"), "repo": repo,
+                                        "summary": header.get("summary"), "files": files})
                     self._reply(200, {"commitUrl": f"{hub.url}/{repo}/commit/{'1' * 40}", "commitOid": "1" * 40})
                 else:
                     self._reply(404, {"error": f"not faked: {self.path}"})

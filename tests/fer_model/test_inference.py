@@ -15,7 +15,8 @@ import torch
 from fer_model import InceptionResNetV2, ModelLoadError
 from fer_model.inference import TorchClassifier, bf16_supported, make_classifier
 from fer_model.onnx_backend import OnnxClassifier, cached_onnx
-from fer_model.recognizer import SHIPPED_MODEL_DIR
+
+from ..conftest import SHIPPED_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,10 +67,10 @@ def test_backend_errors_are_clear(tiny_model: InceptionResNetV2, tmp_path: Path)
         OnnxClassifier(broken)
 
 
-@pytest.mark.skipif(not (SHIPPED_MODEL_DIR / "config.json").is_file(), reason="no shipped model")
+@pytest.mark.skipif(not (SHIPPED_MODEL / "config.json").is_file(), reason="no shipped model")
 def test_fast_paths_agree_with_fp32_on_generated_faces() -> None:
     """The acceptance bar of the speed work: top-1 agrees on >= 99.5 % and probabilities differ < 0.01 on average."""
-    model = InceptionResNetV2.from_pretrained(SHIPPED_MODEL_DIR)
+    model = InceptionResNetV2.from_pretrained(SHIPPED_MODEL)
     images = generated_faces(200, model.image_size)
     exact = TorchClassifier(model, "cpu", "fp32").probabilities(images)
     paths = [make_classifier(model, backend="onnxruntime")]

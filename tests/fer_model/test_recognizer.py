@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_model import EMOTIONS, EmotionRecognizer, ImageError, InceptionResNetV2, load_image
+from fer_model import EMOTIONS, Box, EmotionRecognizer, ImageError, InceptionResNetV2, ModelLoadError, load_image
+from fer_model.recognizer import DEFAULT_REPO_ID, resolve_model
 
 ASTRONAUT_FACE = (175, 76, 91, 91)  # x, y, w, h of the face in skimage's astronaut
 
@@ -90,12 +91,38 @@ def test_explain_returns_a_heatmap_over_the_face(recognizer: EmotionRecognizer, 
     assert not np.array_equal(heat[:10, :10], face[:10, :10])
 
 
-def test_untrained_default_is_flagged(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("fer_model.recognizer.SHIPPED_MODEL_DIR", tmp_path / "absent")
-    monkeypatch.delenv("FER_MODEL", raising=False)
-    from fer_model.recognizer import default_model
+def test_default_model_is_the_given_one_else_the_shipped_folder_else_the_published_repo(tmp_path: Path) -> None:
+    (tmp_path / "shipped").mkdir()
+    assert resolve_model(None, tmp_path / "shipped") == DEFAULT_REPO_ID  # an empty folder is not a model
+    (tmp_path / "shipped" / "config.json").write_text("{}")
+    assert resolve_model(None, tmp_path / "shipped") == str(tmp_path / "shipped")
+    assert resolve_model("org/other", tmp_path / "shipped") == "org/other"
+    assert resolve_model(None) == DEFAULT_REPO_ID
 
-    assert default_model() is None
+
+def test_no_model_offline_is_one_clear_error_never_an_untrained_model(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # read at call time by snapshot_download
+    with pytest.raises(ModelLoadError, match=rf"no model given, and the default model {DEFAULT_REPO_ID} .*--model"):
+        EmotionRecognizer.from_pretrained(local_files_only=True)
+
+
+def test_given_face_boxes_are_classified_instead_of_detected(recognizer: EmotionRecognizer,
+                                                              astronaut: np.ndarray) -> None:
+    detected = recognizer.predict(astronaut).faces[0]
+    given = recognizer.predict(astronaut, boxes=[detected.box, Box(0, 0, 100, 80)])
+    assert [face.box for face in given.faces] == [detected.box, Box(0, 0, 100, 80)] and given.face_detected
+    assert given.faces[0].probabilities == pytest.approx(detected.probabilities, abs=1e-4)
+    with pytest.raises(ValueError, match=r"face box \[500, 0, 50, 50\] .* not inside the 512x512 image"):
+        recognizer.predict(astronaut, boxes=[Box(500, 0, 50, 50)])
+
+
+def test_no_detect_classifies_a_face_crop_whole(recognizer: EmotionRecognizer, astronaut: np.ndarray) -> None:
+    crop = astronaut[60:190, 160:290]
+    prediction = recognizer.predict(crop, detect=False)
+    assert [face.box for face in prediction.faces] == [Box(0, 0, 130, 130)] and prediction.notes == []
+    expected = recognizer.classify_faces([crop])[0]
+    assert list(prediction.faces[0].probabilities.values()) == pytest.approx(expected.tolist(), abs=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The model that ships in space/model/: loads offline by default and reads a shipped example face sensibly."""
+"""The model that ships in space/model/: loads offline, names its data, reads an example face sensibly."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ import json
 import pytest
 
 from fer_model import EmotionRecognizer
-from fer_model.recognizer import SHIPPED_MODEL_DIR, default_model
+from fer_model.recognizer import resolve_model
 
+from ..conftest import SHIPPED_MODEL
+
+SHIPPED_MODEL_DIR = SHIPPED_MODEL
 EXAMPLES = SHIPPED_MODEL_DIR.parent / "examples"
 
 
 @pytest.fixture(scope="module")
 def shipped(monkeypatch_module: pytest.MonkeyPatch) -> EmotionRecognizer:
-    monkeypatch_module.delenv("FER_MODEL", raising=False)
     monkeypatch_module.setenv("HF_HUB_OFFLINE", "1")
-    return EmotionRecognizer.from_pretrained()
+    return EmotionRecognizer.from_pretrained(resolve_model(None, SHIPPED_MODEL_DIR))
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +37,19 @@ def test_shipped_files_are_fp16_shards_under_50_mb_with_metrics() -> None:
     assert (SHIPPED_MODEL_DIR / "confusion_matrix.png").is_file()
 
 
-def test_shipped_model_is_the_default_and_trained(shipped: EmotionRecognizer) -> None:
-    assert default_model() == str(SHIPPED_MODEL_DIR)
+def test_shipped_model_metadata_names_the_data_not_machine_paths() -> None:
+    config = json.loads((SHIPPED_MODEL_DIR / "config.json").read_text())
+    card = (SHIPPED_MODEL_DIR / "README.md").read_text()
+    assert (config["metrics"]["dataset"], config["metrics"]["split"]) == ("FER2013", "PublicTest")
+    assert config["training"]["train_data"].startswith("FER2013 Training")
+    assert "/" not in json.dumps({key: config["training"][key] for key in ("train_data", "validation_data")})
+    assert "shared/data" not in json.dumps(config) + card and "../" not in json.dumps(config) + card
+    header = card.split("---")[1]
+    assert "datasets:\n- fer2013" in header and "model-index:" in header and "split: PublicTest" in header
+    assert f"value: {config['metrics']['accuracy']:.4f}" in header and "type: f1" in header
+
+
+def test_shipped_model_is_trained(shipped: EmotionRecognizer) -> None:
     assert shipped.trained
     assert shipped.model.training_info["image_size"] == shipped.model.image_size
 

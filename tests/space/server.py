@@ -32,16 +32,26 @@ class RunningApp:
 
 @contextmanager
 def running_app(
-    model_dir: Path | None, log_path: Path, extra_env: dict[str, str] | None = None
+    model_dir: Path | None,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+    app_dir: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningApp]:
-    """Yield the URL and process id of a started app; the process is stopped (SIGTERM) afterwards."""
+    """Yield the URL and process id of a started app; the process is stopped (SIGTERM) afterwards.
+
+    By default the repository's space/app.py with this environment; ``app_dir``: ``python app.py`` run inside that
+    folder (as Hugging Face starts a Space) with exactly ``env``.
+    """
     port = free_port()
-    args = [sys.executable, str(ROOT / "space" / "app.py"), "--port", str(port)]
+    app = "app.py" if app_dir else str(ROOT / "space" / "app.py")
+    args = [sys.executable, app, "--port", str(port)]
     if model_dir is not None:
         args += ["--model", str(model_dir)]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
+    env = {**(env if env is not None else {**os.environ, "PYTHONPATH": str(ROOT)}),
+           "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
     with log_path.open("w") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=app_dir or ROOT)
         url = f"http://127.0.0.1:{port}/"
         try:
             deadline = time.monotonic() + START_TIMEOUT_S

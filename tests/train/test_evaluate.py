@@ -1,0 +1,50 @@
+"""``python -m train.evaluate`` with each test-time augmentation, and export's card naming data instead of paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fer_model import EMOTIONS, InceptionResNetV2
+from train.checkpoint import save_weights
+from train.evaluate import main as evaluate_main
+from train.export import export
+
+from ..conftest import make_face_folder
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_face_folder(tmp_path_factory.mktemp("faces"), list(EMOTIONS), per_class=2)
+
+
+@pytest.mark.parametrize("tta", ["none", "flip", "ten-crop"])
+def test_evaluate_scores_every_image_with_each_tta(tiny_model: InceptionResNetV2, faces: Path, tmp_path: Path,
+                                                   tta: str, capsys: pytest.CaptureFixture) -> None:
+    tiny_model.save_pretrained(tmp_path / "model")
+    args = ["--model", str(tmp_path / "model"), "--data", str(faces), "--tta", tta, "--json",
+            "--confusion-png", str(tmp_path / "cm.png")]
+    assert evaluate_main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tta"] == tta and report["num_images"] == 14 and sum(map(sum, report["confusion_matrix"])) == 14
+    assert 0 <= report["accuracy"] <= 1 and report["loss"] > 0
+
+
+def test_export_names_the_dataset_and_split_not_folders(tiny_model: InceptionResNetV2, faces: Path,
+                                                        tmp_path: Path) -> None:
+    training = {"train_data": f"{faces.parent}/fer2013/train (14 images)", "validation_data": f"{faces} (14 images)",
+                "epochs": 1}
+    save_weights(tmp_path / "best.safetensors", tiny_model.state_dict(), {**tiny_model.config, "training": training},
+                 epoch=1)
+    config = export(tmp_path / "best.safetensors", tmp_path / "out", eval_data=faces, split="PublicTest")
+    assert config["training"]["train_data"] == "FER2013 train (14 images)"
+    assert config["training"]["validation_data"] == f"FER2013 {faces.name} (14 images)"
+    assert (config["metrics"]["dataset"], config["metrics"]["split"]) == ("FER2013", "PublicTest")
+    saved = (tmp_path / "out" / "config.json").read_text() + (tmp_path / "out" / "README.md").read_text()
+    assert str(tmp_path) not in saved and str(faces) not in saved
+    assert "split: PublicTest" in saved and "model-index:" in saved
+    assert torch.equal(InceptionResNetV2.from_pretrained(tmp_path / "out").classifier.weight,
+                       tiny_model.classifier.weight)
