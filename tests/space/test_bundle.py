@@ -45,7 +45,7 @@ def assert_serves_the_trained_model(folder: Path, tmp_path: Path, photo: Path) -
         assert "UNTRAINED" not in page and "FER2013" in page
         _annotated, label, faces, note = Client(app.url, verbose=False).predict(handle_file(str(photo)),
                                                                                api_name="/predict")
-    assert label["label"] == "happy" and "face(s) found" in note
+    assert label["label"] == "happy" and "1 face found." in note
     assert faces["face_detected"] and faces["faces"][0]["label"] == "happy"
     assert set(faces["faces"][0]["probabilities"]) == set(EMOTIONS)
     log = (tmp_path / "app.log").read_text()
