@@ -13,6 +13,7 @@ import argparse
 import atexit
 import contextlib
 import csv
+import ctypes
 import os
 import re
 import shutil
@@ -54,6 +55,8 @@ VIDEO_TIME_BUDGET_S = 60  # one video request's processing budget; the timeline 
 VIDEO_UPDATE_EVERY = 8  # samples between partial plots (the handler notices a client that left at each update)
 CACHE_MAX_AGE_S = int(os.environ.get("FER_CACHE_MAX_AGE_S", "3600"))  # uploads and results are deleted after this
 RESULT_KEEP_S = 300  # result files are copied to Gradio's cache at once; older ones are deleted
+MMAP_THRESHOLD_BYTES = 1 << 20  # glibc mmaps allocations from this size up (decoded photos), and unmaps them on free
+GLIBC_M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 NOT_UPLOADED = "Only files uploaded to this app can be analysed."
 PATH_PATTERN = re.compile(r"\S*[\\/]([^\\/\s]+[\\/][^\\/\s]+)")  # a path; group 1: its last two parts
 TABLE_COLUMNS = ["Face", "Emotion", "Confidence", "Top 3"]
@@ -489,12 +492,23 @@ def model_card_url(model: str) -> str | None:
     return None
 
 
+def return_large_buffers_to_the_system() -> None:
+    """Make glibc give freed photo buffers back: left to adapt, its threshold rises and a burst of large photos
+    leaves the server ~0.5 GB bigger (benchmarks/load.py --large). A no-op where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(GLIBC_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=os.environ.get("FER_MODEL"), help="save_pretrained folder or Hub repo id")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
+    return_large_buffers_to_the_system()
     model = resolve_model(args.model, HERE / "model")
     recognizer = EmotionRecognizer.from_pretrained(model)
     app = build_app(recognizer, model_card_url(str(model)))
