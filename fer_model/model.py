@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin, load_torch_model, save_torch_state_dict, snapshot_download
+from huggingface_hub import (
+    PyTorchModelHubMixin,
+    hf_hub_download,
+    load_torch_model,
+    save_torch_state_dict,
+    snapshot_download,
+)
 from huggingface_hub.errors import EntryNotFoundError
 from safetensors import SafetensorError, safe_open
 from torch import nn
@@ -216,8 +222,7 @@ class InceptionResNetV2(
         Raises ModelLoadError naming the folder or repo when it cannot be found, fetched or read.
         """
         try:
-            if os.path.isdir(pretrained_model_name_or_path):  # checked before the mixin opens and parses it
-                _check_config_keys(Path(pretrained_model_name_or_path) / "config.json", cls)
+            _check_config_keys(_config_file(pretrained_model_name_or_path, kwargs), cls)  # before the mixin parses it
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         except ModelLoadError:
             raise
@@ -282,6 +287,15 @@ def _read_json(path: Path) -> Any:
         raise ModelLoadError(f"{path}: nested too deeply to be a model's JSON") from error
     except ValueError as error:
         raise ModelLoadError(f"{path}: not valid JSON ({error})") from error
+
+
+def _config_file(folder_or_id: str | Path, hub_kwargs: dict[str, Any]) -> Path:
+    """The config.json of a local folder, or of a Hub repo (fetched into the Hub cache with the caller's arguments)."""
+    if os.path.isdir(folder_or_id):
+        return Path(folder_or_id) / "config.json"
+    names = ("revision", "cache_dir", "force_download", "local_files_only", "token")
+    download_kwargs = {name: hub_kwargs[name] for name in names if name in hub_kwargs}
+    return Path(hf_hub_download(str(folder_or_id), "config.json", **download_kwargs))
 
 
 def _check_config_keys(config_file: Path, cls: type) -> None:

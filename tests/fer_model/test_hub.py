@@ -221,3 +221,19 @@ def test_missing_folder_or_repo_is_a_clear_error(name: str, monkeypatch: pytest.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match=rf"{name}: not a model folder here and not loadable from the"):
         InceptionResNetV2.from_pretrained(name, local_files_only=True)
+
+
+@pytest.mark.parametrize("config", ["[1, 2]", "null", '"a string"'])
+def test_hub_repo_whose_config_is_not_an_object_is_a_clear_error(tiny_model: InceptionResNetV2, tmp_path: Path,
+                                                                 config: str) -> None:
+    commit = "b" * 40
+    snapshot = tmp_path / "hub" / "models--fer--odd" / "snapshots" / commit
+    tiny_model.save_pretrained(snapshot)
+    (snapshot / "config.json").write_text(config)
+    (tmp_path / "hub" / "models--fer--odd" / "refs").mkdir()
+    (tmp_path / "hub" / "models--fer--odd" / "refs" / "main").write_text(commit)
+    result = run_python("from fer_model import InceptionResNetV2; InceptionResNetV2.from_pretrained('fer/odd')",
+                        HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"))
+    assert result.returncode != 0
+    assert "ModelLoadError" in result.stderr and "expected a JSON object of config keys" in result.stderr
+    assert "AttributeError" not in result.stderr
