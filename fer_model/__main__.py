@@ -132,9 +132,12 @@ def predict_command(args: argparse.Namespace) -> int:
     """Print one result per image or video (or write a CSV row per face); exit 1 if any file failed."""
     if args.csv:
         check_csv_target(args.csv)
+    files = list(iter_inputs(args.paths))
+    if not files:
+        print(f"error: no images or videos in {', '.join(map(str, args.paths))}", file=sys.stderr)
+        return 2
     recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device, backend=args.backend,
                                                    precision=args.precision)
-    files = list(iter_inputs(args.paths))
     images = [path for path in files if path.suffix.lower() not in VIDEO_SUFFIXES]
     videos = [path for path in files if path.suffix.lower() in VIDEO_SUFFIXES]
     results = []

@@ -101,7 +101,9 @@ def _from_array(array: np.ndarray, color: str) -> np.ndarray:
     if array.dtype == np.uint16:
         array = (array / 257).astype(np.uint8)
     elif array.dtype.kind == "f":
-        array = np.nan_to_num(array.astype(np.float64))
+        if not np.isfinite(array).all():
+            raise ImageError(f"array of shape {array.shape}: contains NaN or infinite values")
+        array = array.astype(np.float64)
         array = (np.clip(array, 0, 1) * 255 if array.max() <= 1.0 else np.clip(array, 0, 255)).astype(np.uint8)
     elif array.dtype.kind == "b":
         array = array.astype(np.uint8) * 255
@@ -122,18 +124,24 @@ def load_image(source: ImageInput, color: str = "rgb") -> np.ndarray:
         return _from_array(source, color)
     if isinstance(source, Image.Image):
         return _from_pil(source, "image")
+    if not isinstance(source, (str, os.PathLike, bytes)):
+        raise ImageError(f"{type(source).__name__}: expected a path, bytes, a PIL image or a numpy array")
     name = "bytes" if isinstance(source, bytes) else str(source)
     if not isinstance(source, bytes):
         path = Path(source)
-        if not path.is_file():
+        if not path.exists():
             raise ImageError(f"{name}: no such file")
+        if not path.is_file():
+            raise ImageError(f"{name}: not a regular file; expected an image file")
         if path.stat().st_size == 0:
             raise ImageError(f"{name}: empty file; accepted formats: {ACCEPTED_FORMATS}")
     try:  # PIL refuses over 2x its own MAX_IMAGE_PIXELS when opening; _check_size applies ours before decoding
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=PIL_FORMATS) as image:
             return _from_pil(image, name)
     except Image.DecompressionBombError as error:
-        raise ImageError(f"{name}: too many pixels (limit {MAX_IMAGE_PIXELS:,}); {error}") from error
+        raise ImageError(f"{name}: too many pixels (limit {MAX_IMAGE_PIXELS:,})") from error
+    except ImageError:
+        raise
     except UnidentifiedImageError as error:
         raise ImageError(f"{name}: not a readable image; accepted formats: {ACCEPTED_FORMATS}") from error
     except (OSError, SyntaxError, ValueError) as error:

@@ -58,6 +58,7 @@ RESULT_KEEP_S = 300  # result files are copied to Gradio's cache at once; older 
 MMAP_THRESHOLD_BYTES = 1 << 20  # glibc mmaps allocations from this size up (decoded photos), and unmaps them on free
 GLIBC_M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
 NOT_UPLOADED = "Only files uploaded to this app can be analysed."
+UPLOAD_EXPIRED = f"That upload has been deleted (uploads are kept {CACHE_MAX_AGE_S / 60:g} minutes): upload it again."
 PATH_PATTERN = re.compile(r"\S*[\\/]([^\\/\s]+[\\/][^\\/\s]+)")  # a path; group 1: its last two parts
 TABLE_COLUMNS = ["Face", "Emotion", "Confidence", "Top 3"]
 FIRST_FACE = "Face 1"
@@ -120,6 +121,8 @@ class UploadedImage(gr.Image):
             return super().preprocess(payload)
         if not is_in_or_equal(payload.path, get_upload_folder()):
             raise gr.Error(NOT_UPLOADED)  # the same words whether or not the path exists
+        if not Path(payload.path).exists():  # an upload older than CACHE_MAX_AGE_S has been deleted
+            raise gr.Error(UPLOAD_EXPIRED)
         return payload.path if self.type == "filepath" else super().preprocess(payload)
 
 
@@ -208,7 +211,7 @@ def face_name(index: int, face: dict[str, Any]) -> str:
 def face_number(choice: int | str | None) -> int:
     """The face number chosen on the page or sent by an API caller: 1 when none is given, 0 when not a number."""
     choice = 1 if choice in (None, "") else choice
-    return int(choice) if str(choice).isdigit() else 0
+    return int(choice) if re.fullmatch(r"[0-9]{1,4}", str(choice)) else 0  # ASCII digits: int() takes others
 
 
 def heatmap_text(number: int, face: dict[str, Any]) -> str:
@@ -319,7 +322,7 @@ def build_app(recognizer: EmotionRecognizer, card_url: str | None = None) -> gr.
         prediction = recognizer.predict(rgb)
         number = face_number(choice)
         if not 1 <= number <= len(prediction.faces):
-            raise gr.Error(f"Face {choice} is not in this photo: it has {len(prediction.faces)}; choose "
+            raise gr.Error(f"Face {str(choice)[:20]} is not in this photo: it has {len(prediction.faces)}; choose "
                            f"a number from 1 to {len(prediction.faces)}.")
         face = prediction.faces[number - 1]
         crop = rgb if face.box is None else crop_face(rgb, face.box)

@@ -59,7 +59,8 @@ def pytest_approx_one():
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    result = run_cli("predict", str(tmp_path), "--model", str(tmp_path / "empty"))
+    Image.new("RGB", (64, 64)).save(tmp_path / "photo.png")
+    result = run_cli("predict", str(tmp_path / "photo.png"), "--model", str(tmp_path / "empty"))
     assert result.returncode == 2
     assert "no model.safetensors" in result.stderr
 
@@ -152,3 +153,11 @@ def test_the_one_time_onnx_export_says_what_it_is_doing(saved_model: Path, astro
     assert "Exporting the model to ONNX for ONNX Runtime, once per model and machine" in first.stderr
     assert str(tmp_path / "cache") in first.stderr and "Exported in" in first.stderr
     assert "Exporting" not in second.stderr and len(list((tmp_path / "cache").glob("*.onnx"))) == 1
+
+
+def test_a_folder_without_images_is_an_error_not_silence(saved_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no pictures here")
+    result = run_cli("predict", str(tmp_path / "empty"), "--model", str(saved_model), "--json")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == f"error: no images or videos in {tmp_path / 'empty'}"

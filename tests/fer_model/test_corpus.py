@@ -3,6 +3,7 @@ answers for the rest."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fer_model import EmotionRecognizer, InceptionResNetV2, ModelLoadError
 from fer_model.images import ImageError, load_image
@@ -87,7 +89,8 @@ ARRAYS = {  # name: (array, error regex or None when it must be answered)
     "np.matrix": (lambda: np.matrix(np.full((120, 160), 128.0)), None),
     "bool mask": (lambda: np.ones((120, 160), bool), None),
     "int64 over 255": (lambda: np.full((120, 160, 3), 1000, np.int64), None),
-    "float with inf and nan": (lambda: np.array([[np.inf, np.nan] * 80] * 120), None),
+    "float with inf and nan": (lambda: np.array([[np.inf, np.nan] * 80] * 120), "contains NaN or infinite values"),
+    "float all nan": (lambda: np.full((100, 100, 3), np.nan, np.float32), "contains NaN or infinite values"),
     "strings": (lambda: np.full((120, 160), "x"), "dtype <U1: expected numbers"),
     "bytes": (lambda: np.full((120, 160), b"x"), "dtype |S1: expected numbers"),
     "datetimes": (lambda: np.zeros((120, 160), "datetime64[s]"), r"dtype datetime64\[s\]: expected numbers"),
@@ -109,6 +112,26 @@ def test_api_arrays(recognizer: EmotionRecognizer, name: str) -> None:
     else:
         check_answer(Case(name, "array"), **_faces_and_notes(recognizer.predict(make()).to_dict()))
         assert type(load_image(make())) is np.ndarray and load_image(make()).shape[2] == 3
+
+
+NOT_IMAGES = {  # inputs of a type load_image does not take: named in an ImageError, never a bare TypeError
+    "None": None, "int": 5, "nested list": [[1, 2], [3, 4]], "file object": io.BytesIO(b"\xff\xd8"),
+    "tensor": torch.zeros(3, 8, 8),
+}
+
+
+@pytest.mark.parametrize("name", NOT_IMAGES)
+def test_api_refuses_inputs_of_other_types_by_name(recognizer: EmotionRecognizer, name: str) -> None:
+    source = NOT_IMAGES[name]
+    with pytest.raises(ImageError, match=f"^{type(source).__name__}: expected a path, bytes, a PIL image or a numpy"):
+        recognizer.predict(source)
+
+
+def test_api_names_a_path_that_is_not_a_regular_file(recognizer: EmotionRecognizer, tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="not a regular file"):
+        recognizer.predict(tmp_path)
+    with pytest.raises(ImageError, match="no such file"):
+        recognizer.predict(tmp_path / "absent.jpg")
 
 
 LOAD_TIMEOUT_S = 120  # a load that blocks (a FIFO opened for reading) fails the test instead of hanging it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -74,6 +75,9 @@ def test_explain_shows_the_chosen_face(client: Client) -> None:
         client.predict(photo, 1, api_name="/explain")).size
     with pytest.raises(AppError, match="Face 4 is not in this photo: it has 3"):
         client.predict(photo, 4, api_name="/explain")
+    for odd in ("²", "١", "9" * 5000, "-1", "x"):  # digits int() reads or refuses beyond ASCII, a huge number
+        with pytest.raises(AppError, match=f"Face {re.escape(odd[:20])}.* is not in this photo: it has 3"):
+            client.predict(photo, odd, api_name="/explain")
 
 
 def test_missing_model_folder_fails_at_start_up(tmp_path: Path) -> None:

@@ -155,3 +155,11 @@ def test_a_clicked_example_is_analysed_from_gradios_cached_copy(app_url: str) ->
     assert not Path(value["path"]).is_relative_to(EXAMPLES)  # a copy in the upload cache, not the shipped file
     (_, _, faces, _) = call(app_url, "predict", [value])["complete"]
     assert faces["faces"] and sum(faces["faces"][0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_an_expired_upload_is_named_as_such(app_url: str) -> None:
+    cached = Path(upload(app_url, EXAMPLES / "astronaut-face.jpg"))
+    cached.unlink()  # what the app's age-based cleanup does after FER_CACHE_MAX_AGE_S
+    for api_name, data in (("predict", [{"path": str(cached)}]), ("explain", [{"path": str(cached)}, 1])):
+        answer = call(app_url, api_name, data)
+        assert answer == {"error": "That upload has been deleted (uploads are kept 60 minutes): upload it again."}
