@@ -182,7 +182,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "wild-faces")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--photos", type=int, default=15)
-    parser.add_argument("--model", help="model folder or Hub id (default: the shipped model)")
+    parser.add_argument("--model", default=str(ROOT / "space" / "model"),
+                        help="model folder or Hub id (default: the shipped model, space/model)")
     parser.add_argument("--threads", type=int, help="threads for PyTorch and both ONNX Runtime sessions")
     args = parser.parse_args()
     if args.threads:

@@ -20,9 +20,12 @@ import numpy as np
 from tqdm import tqdm
 
 from fer_model import EmotionRecognizer, ImageError, ModelLoadError, load_image
+from fer_model.inference import BACKENDS
 
 from .data import IMAGE_SUFFIXES, DataError, match_class
 from .metrics import confusion_matrix
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "space" / "model"  # the repository's shipped checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +125,11 @@ def print_report(report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.photos", description=__doc__)
-    parser.add_argument("--model", help="save_pretrained folder or Hub repo id (default: the shipped model)")
+    parser.add_argument("--model", default=str(SHIPPED_MODEL),
+                        help="save_pretrained folder or Hub repo id (default: the shipped model, space/model)")
     parser.add_argument("--photos", type=Path, required=True, help="folder of class folders of photos")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--skip-bad", action="store_true", help="skip unreadable photos (listed in the report)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = parser.parse_args(argv)
