@@ -38,12 +38,16 @@ pytestmark = [
 ]
 
 
-def write_y4m(path: Path, rgb: np.ndarray, frames: int = 300, width: int = 480, height: int = 360) -> Path:
-    """A 4:2:0 y4m clip at 10 frames/s for --use-file-for-fake-video-capture whose every frame differs: the face slides
+CAMERA_FPS = 30  # a real webcam's rate, above what the live view can reach on 2 cores
+
+
+def write_y4m(path: Path, rgb: np.ndarray, frames: int = 600, width: int = 480, height: int = 360) -> Path:
+    """A 4:2:0 y4m clip at CAMERA_FPS for --use-file-for-fake-video-capture whose every frame differs: the face slides
     sideways and the brightness changes, so each annotated frame the page shows is a new one. Chromium loops the
-    clip, so it must last longer than the time measured (30 s here) or the distinct frames run out."""
+    clip, so it must last longer than the time measured (20 s here) or the distinct frames run out; at 30 frames/s
+    the camera, not the clip, limits how often the live view can update."""
     with path.open("wb") as handle:
-        handle.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        handle.write(f"YUV4MPEG2 W{width} H{height} F{CAMERA_FPS}:1 Ip A1:1 C420jpeg\n".encode())
         for k in range(frames):
             shifted = np.roll(rgb, round(40 * np.sin(2 * np.pi * k / frames)), axis=1)
             gain = 0.75 + 0.5 * k / frames
