@@ -21,14 +21,13 @@ from tqdm import tqdm
 
 from .faces import Box
 from .files import atomic_write
-from .images import ImageError, load_image
+from .images import IMAGE_SUFFIXES, ImageError, load_image
 from .inference import BACKENDS, PRECISIONS, TorchClassifier
 from .model import ModelLoadError
 from .publish import PublishError
 from .recognizer import EmotionRecognizer, load_model
 from .video import VIDEO_SUFFIXES, VideoError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 FILES_PER_BATCH = 16  # images decoded and classified together (bounds memory: up to 4096 px each)
 FILE_ERRORS = (ImageError, VideoError, ValueError, OSError, cv2.error)  # one bad file never stops the run
 

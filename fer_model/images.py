@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 import threading
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -18,6 +18,8 @@ LARGE_IMAGE_PIXELS = 16_000_000  # decodes above this (after JPEG draft scaling)
 MAX_LARGE_DECODES = 1  # large decodes running at once: each holds hundreds of MB until it is downscaled
 PIL_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # the only decoders tried, whatever the file's name
 ACCEPTED_FORMATS = "JPEG, PNG, WebP, BMP, GIF (first frame), TIFF"
+# File names that folder readers (the CLI, training, train.photos) pick up: the usual names of PIL_FORMATS' files.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -41,27 +43,27 @@ def _check_size(width: int, height: int, name: str) -> None:
         )
 
 
-def _draft(image: Image.Image) -> None:
-    """Let a JPEG decode at 1/2, 1/4 or 1/8 scale when that still leaves MAX_IMAGE_SIDE_PX (other formats: no-op)."""
+def _draft(image: Image.Image, max_side_px: int) -> None:
+    """Let a JPEG decode at 1/2, 1/4 or 1/8 scale when that still leaves ``max_side_px`` (other formats: no-op)."""
     width, height = image.size
-    scale = MAX_IMAGE_SIDE_PX / max(width, height)
+    scale = max_side_px / max(width, height)
     if scale < 1:
         image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
 
 
-def _from_pil(image: Image.Image, name: str) -> np.ndarray:
-    """Any PIL mode (palette, RGBA, CMYK, 16-bit, animated) -> RGB uint8, EXIF orientation applied."""
+def _from_pil(image: Image.Image, name: str, max_side_px: int) -> Image.Image:
+    """Any PIL mode (palette, RGBA, CMYK, 16-bit, animated) -> 'L' or 'RGB', EXIF orientation applied."""
     _check_size(*image.size, name)
     image.seek(0)  # animated GIF/WebP: the first frame
-    _draft(image)
+    _draft(image, max_side_px)
     if image.size[0] * image.size[1] <= LARGE_IMAGE_PIXELS:
-        return _convert(image)
+        return _convert(image, max_side_px)
     with _large_decodes:
-        return _convert(image)
+        return _convert(image, max_side_px)
 
 
-def _convert(image: Image.Image) -> np.ndarray:
-    """Decode ``image`` and bring it to RGB uint8, at most MAX_IMAGE_SIDE_PX a side."""
+def _convert(image: Image.Image, max_side_px: int) -> Image.Image:
+    """Decode ``image`` and bring it to 'L' or 'RGB' (transparency on white), at most ``max_side_px`` a side."""
     image = ImageOps.exif_transpose(image) or image
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
@@ -74,18 +76,21 @@ def _convert(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    rgb = np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy (torch warns on read-only arrays)
-    return _limit_side(rgb)
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    return _limit_side(image, max_side_px)
 
 
-def _limit_side(rgb: np.ndarray) -> np.ndarray:
-    """Downscale so the longest side is at most MAX_IMAGE_SIDE_PX (detection and crops need no more)."""
-    longest = max(rgb.shape[:2])
-    if longest <= MAX_IMAGE_SIDE_PX:
-        return rgb
-    image = Image.fromarray(rgb)
-    image.thumbnail((MAX_IMAGE_SIDE_PX, MAX_IMAGE_SIDE_PX), Image.Resampling.LANCZOS)
-    return np.array(image)  # writable, as torch expects
+def _limit_side(image: Image.Image, max_side_px: int) -> Image.Image:
+    """Downscale so the longest side is at most ``max_side_px`` (detection, crops and training need no more)."""
+    if max(image.size) > max_side_px:
+        image.thumbnail((max_side_px, max_side_px), Image.Resampling.LANCZOS)
+    return image
+
+
+def _rgb_array(image: Image.Image) -> np.ndarray:
+    """An 'L' or 'RGB' image as a writable RGB uint8 array (torch warns on read-only arrays)."""
+    return np.array(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
 
 
 def _from_array(array: np.ndarray, color: str) -> np.ndarray:
@@ -114,8 +119,10 @@ def _from_array(array: np.ndarray, color: str) -> np.ndarray:
     if color == "bgr":
         array = array[:, :, [2, 1, 0, 3][: array.shape[2]]]
     if array.shape[2] == 4:
-        return _from_pil(Image.fromarray(np.ascontiguousarray(array), "RGBA"), "array")
-    return _limit_side(np.ascontiguousarray(array))
+        return _rgb_array(_from_pil(Image.fromarray(np.ascontiguousarray(array), "RGBA"), "array", MAX_IMAGE_SIDE_PX))
+    if max(array.shape[:2]) <= MAX_IMAGE_SIDE_PX:
+        return np.ascontiguousarray(array)
+    return np.array(_limit_side(Image.fromarray(np.ascontiguousarray(array)), MAX_IMAGE_SIDE_PX))
 
 
 def load_image(source: ImageInput, color: str = "rgb") -> np.ndarray:
@@ -123,21 +130,28 @@ def load_image(source: ImageInput, color: str = "rgb") -> np.ndarray:
     if isinstance(source, np.ndarray):
         return _from_array(source, color)
     if isinstance(source, Image.Image):
-        return _from_pil(source, "image")
+        return _rgb_array(_from_pil(source, "image", MAX_IMAGE_SIDE_PX))
     if not isinstance(source, (str, os.PathLike, bytes)):
         raise ImageError(f"{type(source).__name__}: expected a path, bytes, a PIL image or a numpy array")
+    return _rgb_array(decode_image(source))
+
+
+def decode_image(source: str | os.PathLike | bytes, max_side_px: int = MAX_IMAGE_SIDE_PX) -> Image.Image:
+    """Decode an image file (or its bytes) as ``load_image`` does, to an 'L' or 'RGB' PIL image at most
+    ``max_side_px`` a side; training reads its files with it, so it sees what inference sees."""
     name = "bytes" if isinstance(source, bytes) else str(source)
     if not isinstance(source, bytes):
-        path = Path(source)
-        if not path.exists():
-            raise ImageError(f"{name}: no such file")
-        if not path.is_file():
+        try:
+            info = os.stat(source)  # one system call: this runs once per file of a training set
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise ImageError(f"{name}: no such file") from error
+        if not stat.S_ISREG(info.st_mode):
             raise ImageError(f"{name}: not a regular file; expected an image file")
-        if path.stat().st_size == 0:
+        if info.st_size == 0:
             raise ImageError(f"{name}: empty file; accepted formats: {ACCEPTED_FORMATS}")
     try:  # PIL refuses over 2x its own MAX_IMAGE_PIXELS when opening; _check_size applies ours before decoding
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=PIL_FORMATS) as image:
-            return _from_pil(image, name)
+            return _from_pil(image, name, max_side_px)
     except Image.DecompressionBombError as error:
         raise ImageError(f"{name}: too many pixels (limit {MAX_IMAGE_PIXELS:,})") from error
     except ImageError:

@@ -10,16 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from fer_model.images import MAX_IMAGE_PIXELS
+from fer_model.images import IMAGE_SUFFIXES, ImageError, decode_image
 from fer_model.model import MAX_IMAGE_SIZE_PX
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm"}
 # Folder names seen in public FER datasets, mapped to our label names (compared case-insensitively).
 CLASS_ALIASES = {
     "anger": "angry",
@@ -36,8 +34,6 @@ FER2013_CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "
 FER2013_CSV_USAGE = {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"}
 FER2013_SIDE_PX = 48
 FER2013_COLUMNS = ("emotion", "pixels", "Usage")
-# Errors PIL raises for files it cannot decode (DecompressionBombError is none of OSError/ValueError).
-IMAGE_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError)
 
 
 class DataError(ValueError):
@@ -109,15 +105,10 @@ def find_splits(data: Path, val_data: Path | None = None) -> Splits:
 
 
 def _decode_gray(path: Path, max_side_px: int) -> torch.Tensor:
-    """One image file -> uint8 tensor 1xHxW in grayscale, at most ``max_side_px`` a side (JPEGs decode at reduced
-    scale), refused before decoding above MAX_IMAGE_PIXELS."""
-    with Image.open(path) as image:
-        width, height = image.size
-        if width * height > MAX_IMAGE_PIXELS:
-            raise ValueError(f"{width}x{height} px is over the {MAX_IMAGE_PIXELS:,} pixel limit")
-        image.draft("L", (max_side_px, max_side_px))  # JPEG: decode at 1/2..1/8 scale, straight to gray
-        gray = image.convert("L")
-    gray.thumbnail((max_side_px, max_side_px), Image.Resampling.LANCZOS)
+    """One image file -> uint8 tensor 1xHxW in grayscale, at most ``max_side_px`` a side, decoded as inference
+    decodes it (fer_model.images: EXIF orientation, transparency, 16-bit, size limits, JPEG draft decoding)."""
+    image = decode_image(path, max_side_px)
+    gray = image if image.mode == "L" else image.convert("L")
     return torch.from_numpy(np.array(gray, dtype=np.uint8)).unsqueeze(0)
 
 
@@ -144,9 +135,9 @@ def load_image_folder(
     for path, target in tqdm(files, desc=f"decode {root.name}", unit="img", leave=False, mininterval=2):
         try:
             decoded.append(_decode_gray(path, max_side_px))
-        except IMAGE_ERRORS as error:
+        except ImageError as error:  # the message names the file and what is wrong with it
             if not skip_bad:
-                raise DataError(f"{path}: unreadable image ({error}); fix or remove it, or pass --skip-bad") from error
+                raise DataError(f"{error}; fix or remove it, or pass --skip-bad") from error
             skipped += 1
             continue
         targets.append(target)

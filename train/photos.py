@@ -20,9 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from fer_model import EmotionRecognizer, ImageError, ModelLoadError, load_image
+from fer_model.images import IMAGE_SUFFIXES
 from fer_model.inference import BACKENDS
 
-from .data import IMAGE_SUFFIXES, DataError, match_class
+from .data import DataError, match_class
 from .metrics import confusion_matrix
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "space" / "model"  # the repository's shipped checkpoint

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_model import EMOTIONS
+from fer_model import EMOTIONS, ImageError, load_image
+from fer_model.__main__ import iter_inputs
+from fer_model.images import IMAGE_SUFFIXES
 from train.data import DataError, find_splits, load_fer2013_csv, load_image_folder
 
 from ..conftest import make_face_folder
@@ -57,7 +59,7 @@ def test_empty_class_folder_is_an_error(tmp_path: Path) -> None:
 def test_unreadable_image_names_the_file_unless_skipped(tmp_path: Path) -> None:
     make_face_folder(tmp_path, ["sad"], per_class=2)
     (tmp_path / "sad" / "broken.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(DataError, match=r"sad/broken.jpg: unreadable image"):
+    with pytest.raises(DataError, match=r"sad/broken.jpg: not a readable image; .* or pass --skip-bad"):
         load_image_folder(tmp_path, EMOTIONS)
     assert len(load_image_folder(tmp_path, EMOTIONS, skip_bad=True)) == 2
 
@@ -133,10 +135,10 @@ def test_decompression_bomb_names_the_file_or_is_skipped(tmp_path: Path) -> None
     make_face_folder(tmp_path, ["sad"], per_class=2)
     (tmp_path / "sad" / "bomb.png").write_bytes(png_header_only(30000, 30000))
     (tmp_path / "sad" / "big.png").write_bytes(png_header_only(8000, 7000))  # 56 M px: over our limit, under PIL's
-    with pytest.raises(DataError, match=r"sad/big.png: unreadable image \(8000x7000 px is over the 50,000,000"):
+    with pytest.raises(DataError, match=r"sad/big.png: 8000x7000 px is too large \(limit 50,000,000 pixels\)"):
         load_image_folder(tmp_path, EMOTIONS)
     (tmp_path / "sad" / "big.png").unlink()
-    with pytest.raises(DataError, match=r"sad/bomb.png: unreadable image .*decompression bomb"):
+    with pytest.raises(DataError, match=r"sad/bomb.png: too many pixels \(limit 50,000,000\)"):
         load_image_folder(tmp_path, EMOTIONS)
     assert len(load_image_folder(tmp_path, EMOTIONS, skip_bad=True)) == 2
 
@@ -149,3 +151,48 @@ def test_large_images_are_decoded_at_most_max_side(tmp_path: Path, astronaut: np
     shapes = sorted(tuple(image.shape) for image, _ in load_image_folder(tmp_path, EMOTIONS, max_side_px=299))
     assert shapes == [(1, 30, 40), (1, 60, 299), (1, 224, 299)]
     assert max(load_image_folder(tmp_path, EMOTIONS)[0][0].shape) == 1024  # the default: a model's largest input
+
+
+def training_and_inference_pixels(folder: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training's decoded image, inference's load_image made gray) for each file of ``folder``'s class folders."""
+    dataset = load_image_folder(folder, EMOTIONS)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return [(image[0].numpy(), np.asarray(Image.fromarray(load_image(path)).convert("L")))
+            for image, path in zip(dataset.images, files, strict=True)]
+
+
+def test_training_decodes_files_as_inference_does(tmp_path: Path, astronaut: np.ndarray) -> None:
+    """EXIF orientation, transparency and 16-bit images give training the pixels that inference sees."""
+    (tmp_path / "happy").mkdir()
+    portrait = Image.fromarray(astronaut[:, :384])  # 384x512: a rotation that is not applied shows in the shape
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, "rotate 90 CW to display"
+    portrait.rotate(90, expand=True).save(tmp_path / "happy" / "a-sideways.jpg", exif=exif, quality=92)
+    rgba = np.dstack([astronaut[:200, :200], np.full((200, 200), 255, np.uint8)])
+    rgba[:, :100, 3] = 0  # the left half transparent: white, not the hidden colours
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "happy" / "b-transparent.png")
+    sixteen = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)
+    Image.fromarray(sixteen).save(tmp_path / "happy" / "c-16bit.png")
+    pairs = training_and_inference_pixels(tmp_path)
+    for trained, served in pairs:
+        np.testing.assert_array_equal(trained, served)
+    sideways, transparent, deep = (trained for trained, _ in pairs)
+    assert sideways.shape == (512, 384)  # upright
+    assert (transparent[:, :100] == 255).all() and transparent[:, 100:].std() > 10
+    assert deep.min() == 0 and deep.max() == 255  # the 16-bit range stretched, not clipped
+
+
+def test_training_and_the_cli_read_the_same_file_types(tmp_path: Path, astronaut: np.ndarray) -> None:
+    """GIF (first frame) is read by both; PGM/PPM, which inference refuses, and other files are not picked up."""
+    (tmp_path / "happy").mkdir()
+    face = Image.fromarray(astronaut[:120, :120])
+    face.save(tmp_path / "happy" / "a.gif", save_all=True, append_images=[Image.new("RGB", (120, 120))])
+    face.convert("L").save(tmp_path / "happy" / "b.pgm")
+    face.save(tmp_path / "happy" / "c.JPG")
+    (tmp_path / "happy" / "notes.txt").write_text("not an image")
+    with pytest.raises(ImageError, match="not a readable image"):
+        load_image(tmp_path / "happy" / "b.pgm")
+    assert [p.name for p in iter_inputs([tmp_path])] == ["a.gif", "c.JPG"]
+    pairs = training_and_inference_pixels(tmp_path)
+    assert len(pairs) == 2 and all(np.array_equal(trained, served) for trained, served in pairs)
+    assert pairs[0][0].mean() > 50  # the GIF's first frame (the face), not the black second one
