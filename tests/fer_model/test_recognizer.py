@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from fer_model import EMOTIONS, Box, EmotionRecognizer, ImageError, InceptionResNetV2, ModelLoadError, load_image
+from fer_model.images import IMAGE_SUFFIXES, PIL_FORMATS
 from fer_model.recognizer import DEFAULT_REPO_ID, resolve_model
 
 ASTRONAUT_FACE = (175, 76, 91, 91)  # x, y, w, h of the face in skimage's astronaut
@@ -82,13 +83,6 @@ def test_predict_batch_matches_predict(recognizer: EmotionRecognizer, astronaut:
     assert [p.face_detected for p in batch] == [True, False, True]
     single = recognizer.predict(astronaut)
     assert batch[0].faces[0].probabilities == pytest.approx(single.faces[0].probabilities, abs=1e-3)
-
-
-def test_explain_returns_a_heatmap_over_the_face(recognizer: EmotionRecognizer, astronaut: np.ndarray) -> None:
-    heat = recognizer.explain(astronaut)
-    assert heat.dtype == np.uint8 and heat.ndim == 3 and 90 < heat.shape[0] < 160
-    face = astronaut[50:190, 150:290]
-    assert not np.array_equal(heat[:10, :10], face[:10, :10])
 
 
 def test_default_model_is_the_given_one_else_the_shipped_folder_else_the_published_repo(tmp_path: Path) -> None:
@@ -179,3 +173,17 @@ def test_huge_valid_photo_is_downscaled() -> None:
 def test_bad_arrays_name_their_shape(shape: tuple) -> None:
     with pytest.raises(ImageError, match="shape"):
         load_image(np.zeros(shape, np.uint8))
+
+
+def test_every_accepted_suffix_names_a_format_that_is_decoded() -> None:
+    """The folder readers' suffix list (CLI, training) and the decoders tried (PIL_FORMATS) say the same thing."""
+    formats = Image.registered_extensions()
+    assert {formats[suffix] for suffix in IMAGE_SUFFIXES} == set(PIL_FORMATS)
+
+
+def test_random_weights_are_flagged_untrained_and_a_training_recipe_marks_trained(tiny_model: InceptionResNetV2,
+                                                                                  tmp_path: Path) -> None:
+    assert EmotionRecognizer(tiny_model, device="cpu").trained is False
+    recipe = InceptionResNetV2(block_repeats=(1, 1, 1), image_size=75, training={"epochs": 1})
+    recipe.save_pretrained(tmp_path / "trained")
+    assert EmotionRecognizer.from_pretrained(tmp_path / "trained", device="cpu").trained is True

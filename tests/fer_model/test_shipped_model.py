@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 
+import cv2
+import numpy as np
 import pytest
 
 from fer_model import EmotionRecognizer
+from fer_model.faces import DEFAULT_MARGIN, crop_face
 from fer_model.recognizer import resolve_model
 
 from ..conftest import SHIPPED_MODEL
 
 SHIPPED_MODEL_DIR = SHIPPED_MODEL
 EXAMPLES = SHIPPED_MODEL_DIR.parent / "examples"
+OVERLAY_ALPHA = 0.45  # fer_model.gradcam.overlay's default blend weight
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +64,25 @@ def test_smiling_astronaut_is_confidently_happy(shipped: EmotionRecognizer) -> N
     assert prediction.face_detected
     assert face.label == "happy"
     assert face.confidence > 0.6
+
+
+def heat_under(overlay_rgb: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """The heatmap (0..1) that ``fer_model.gradcam.overlay`` blended onto ``crop``: the nearest JET colour's level."""
+    colours = (overlay_rgb.astype(np.float32) - crop.astype(np.float32) * (1 - OVERLAY_ALPHA)) / OVERLAY_ALPHA
+    jet = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_JET)[:, 0, ::-1].astype(np.float32)
+    return ((colours[:, :, None, :] - jet) ** 2).sum(-1).argmin(-1) / 255
+
+
+def test_explain_returns_a_heatmap_over_the_face(shipped: EmotionRecognizer, astronaut: np.ndarray) -> None:
+    """The overlay is the largest face's crop, and the trained model's Grad-CAM lies on the face, not its margin."""
+    box = shipped.predict(astronaut).faces[0].box
+    crop = crop_face(astronaut, box)
+    explained = shipped.explain(astronaut)
+    assert explained.dtype == np.uint8 and explained.shape == crop.shape
+    heat = heat_under(explained, crop)
+    grow_x, grow_y = int(box.width * DEFAULT_MARGIN), int(box.height * DEFAULT_MARGIN)
+    on_face = np.zeros(heat.shape, bool)
+    on_face[grow_y : grow_y + box.height, grow_x : grow_x + box.width] = True
+    assert heat.max() > 0.9  # a heatmap, not a blank one
+    density_ratio = heat[on_face].mean() / max(heat[~on_face].mean(), 1e-6)
+    assert density_ratio > 1.6, f"heat per pixel on the face is {density_ratio:.2f}x that on the margin"

@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import skimage.data
@@ -163,3 +164,10 @@ def test_model_card_link_points_at_the_hub_or_the_spaces_files(app_module, monke
     assert app_module.model_card_url(str(SPACE / "model")) == (
         "https://huggingface.co/spaces/org/fer-space/blob/main/model/README.md")
     assert app_module.model_card_url(str(tmp_path)) is None  # not a folder of the Space
+
+
+def test_an_untrained_model_is_flagged_on_the_page(app_url: str) -> None:
+    """The test app runs random weights: its page config carries the warning (the browser test sees it shown)."""
+    components = httpx.get(f"{app_url}config", timeout=30).json()["components"]
+    warnings = [c["props"]["value"] for c in components if c.get("props", {}).get("elem_id") == "untrained-warning"]
+    assert len(warnings) == 1 and "UNTRAINED model" in warnings[0]
