@@ -6,8 +6,6 @@ import re
 
 import torch
 
-from .model import InceptionResNetV2
-
 # timm/TF-slim top-level name -> ours; "block8." (the final, un-activated block) is handled separately.
 _PREFIXES = {
     "conv2d_1a.": "stem.conv2d_1a.",
@@ -42,16 +40,3 @@ def convert_timm_state_dict(state_dict: dict[str, torch.Tensor], block8_repeats:
         converted[_RESIDUAL_PROJECTION.sub(r"\1.\2.up.", new_key)] = value
     return converted
 
-
-def load_timm_weights(model: InceptionResNetV2, state_dict: dict[str, torch.Tensor]) -> list[str]:
-    """Load timm weights (e.g. ImageNet, to fine-tune); the head is skipped when class counts differ.
-
-    Returns the keys that were skipped. Every backbone weight must match, so a wrong architecture fails loudly.
-    """
-    converted = convert_timm_state_dict(state_dict, block8_repeats=len(model.block8))
-    own = model.state_dict()
-    skipped = sorted(k for k in converted if k.startswith("classifier.") and converted[k].shape != own[k].shape)
-    for key in skipped:
-        converted[key] = own[key]
-    model.load_state_dict(converted, strict=True)
-    return skipped
