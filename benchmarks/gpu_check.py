@@ -1,7 +1,7 @@
 """GPU check for a lent CUDA machine, in one call of at most 8 minutes: the CUDA tests, one training epoch at 299 px
 (bf16 autocast, channels_last, as train/ runs it), and inference speed at 299 px, batch 64 (bf16, channels_last).
 
-    python benchmarks/gpu_check.py [--data FER2013_DIR] [--epoch-images 28709]   (or: make gpu-check)
+    python -m benchmarks.gpu_check [--data FER2013_DIR] [--epoch-images 28709]   (or: make gpu-check)
 
 Without a CUDA device it prints that it skipped and exits 0. The epoch uses FER2013 (``--data`` or
 ../shared/data/fer2013 when present), else generated 48 px faces of FER2013's training-set size. Exits 1 when a step
@@ -19,14 +19,12 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.speed import EPOCH_IMAGES, timed
+from devtools.synthetic import make_face_folder
+from fer_model import EMOTIONS, InceptionResNetV2
+from fer_model.inference import TorchClassifier
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.speed import EPOCH_IMAGES, timed  # noqa: E402
-from fer_model import EMOTIONS, InceptionResNetV2  # noqa: E402
-from fer_model.inference import TorchClassifier  # noqa: E402
-from tests.conftest import make_face_folder  # noqa: E402
-
 FER2013 = ROOT.parent / "shared" / "data" / "fer2013"
 TESTS_LIMIT_S = 150
 EPOCH_LIMIT_S = 240

@@ -1,7 +1,7 @@
 """Load test: N concurrent gradio_client users posting many different photos to /predict for a bounded time.
 
-    python benchmarks/load.py --users 32 --seconds 60 [--photos 48] [--large] [--model DIR] [--max-rss-growth-mb 300]
-                              [--env NAME=VALUE ...]
+    python -m benchmarks.load --users 32 --seconds 60 [--photos 48] [--large] [--model DIR] [--max-rss-growth-mb 300]
+                              [--env NAME=VALUE ...] [--app-log FILE] [--json]
 
 It generates distinct JPEGs from scikit-image's photos (random crops, sizes from 160 to 2400 px, flips, qualities;
 with --large, 20-48 megapixel photos under 1 MB each), starts the app (the shipped model unless --model) on a free
@@ -9,12 +9,14 @@ localhost port, warms it up with the same load for a few seconds, and runs the u
 photos from its own offset so that concurrent requests carry different images. It prints requests/s, p50/p95
 latency, errors, and the server's resident memory (start, peak, final). It exits 1 when a request failed, the server
 stopped answering, or it grew by more than --max-rss-growth-mb (at its peak; with --large, at the end of the run).
-tests/space/test_load.py runs it small in CI.
+tests/space/test_load.py runs it small in CI, as a command (--json), as a user would.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import statistics
 import sys
 import tempfile
@@ -22,56 +24,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import skimage.data
 from gradio_client import Client, handle_file
-from PIL import Image, ImageOps
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from devtools.app_server import running_app
+from devtools.synthetic import generate_photos
 
 MAX_RSS_GROWTH_MB = 300.0  # the stated bound: the server may not grow more than this over a run, after warm-up
 WARMUP_S = 5.0  # the same load before measuring, so the bound is on growth in use, not on start-up
-SIDE_RANGE_PX = (160, 2400)  # longest side of the ordinary photos
-LARGE_PIXELS_RANGE = (20_000_000, 48_000_000)  # below fer_model's 50 MP limit, so they are decoded, not refused
-LARGE_MAX_BYTES = 1_000_000
 SETTLE_S = 2.0  # after the run, before the final RSS reading
 # Per HTTP call. gradio_client's uploads otherwise use httpx's 5 s, which a 2-core server busy with 32 users or 48 MP
 # decodes exceeds: that would count the client's patience as server errors (the latencies are reported anyway).
 HTTP_TIMEOUT_S = 300.0
-
-
-def source_photos() -> list[Image.Image]:
-    """scikit-image's bundled photos: faces (astronaut, cameraman) and scenes without one (mug, cat, rocket)."""
-    names = ("astronaut", "camera", "coffee", "chelsea", "rocket")
-    return [Image.fromarray(getattr(skimage.data, name)()).convert("RGB") for name in names]
-
-
-def generate_photos(folder: Path, count: int, large: bool = False, seed: int = 0) -> list[Path]:
-    """``count`` distinct JPEGs in ``folder``: random crops of the source photos at random sizes and qualities."""
-    rng = np.random.default_rng(seed)
-    sources = source_photos()
-    paths = []
-    for index in range(count):
-        source = sources[index % len(sources)]
-        width, height = (round(side * rng.uniform(0.7, 1.0)) for side in source.size)
-        left, top = int(rng.integers(0, source.width - width + 1)), int(rng.integers(0, source.height - height + 1))
-        photo = source.crop((left, top, left + width, top + height))
-        photo = ImageOps.mirror(photo) if rng.random() < 0.5 else photo
-        if large:
-            factor = (rng.uniform(*LARGE_PIXELS_RANGE) / (width * height)) ** 0.5
-        else:
-            factor = rng.uniform(*SIDE_RANGE_PX) / max(width, height)
-        photo = photo.resize((round(width * factor), round(height * factor)), Image.Resampling.BILINEAR)
-        path = folder / f"photo-{index:03d}-{photo.width}x{photo.height}.jpg"
-        quality = 45 if large else int(rng.integers(70, 96))
-        photo.save(path, quality=quality)
-        while large and path.stat().st_size >= LARGE_MAX_BYTES and quality > 15:
-            quality -= 10
-            photo.save(path, quality=quality)
-        paths.append(path)
-    return paths
 
 
 def rss_mb(pid: int) -> float:
@@ -80,6 +45,11 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise ValueError(f"/proc/{pid}/status has no VmRSS line")
+
+
+def whole_mb(value: float) -> int | None:
+    """MB rounded for printing; None where the server had gone (NaN)."""
+    return round(value) if math.isfinite(value) else None
 
 
 @dataclass
@@ -106,15 +76,27 @@ class LoadResult:
         """Growth still held when the run is over."""
         return self.rss_after - self.rss_before
 
-    def summary(self) -> str:
+    def figures(self) -> dict[str, Any]:
+        """The run's figures (seconds, MB), as ``--json`` prints them; the first distinct error messages."""
         done = len(self.latencies)
-        p50 = statistics.median(self.latencies) if done else float("nan")
-        p95 = statistics.quantiles(self.latencies, n=20)[18] if done >= 2 else float("nan")
-        return (f"users {self.users}, {self.seconds:.0f} s, {self.photos} distinct photos: {done} ok, "
-                f"{len(self.errors)} errors, {done / self.seconds:.2f} req/s, p50 {p50:.2f} s, p95 {p95:.2f} s; "
-                f"server {'alive' if self.alive_after else 'NOT ANSWERING'} after the run; server RSS "
-                f"{self.rss_before:.0f} MB start, {self.rss_peak:.0f} MB peak, {self.rss_after:.0f} MB final "
-                f"(growth {self.rss_growth:.0f} MB at peak, {self.rss_growth_final:.0f} MB final)")
+        return {
+            "users": self.users, "seconds": self.seconds, "photos": self.photos, "ok": done,
+            "errors": len(self.errors), "requests_per_s": round(done / self.seconds, 3),
+            "p50_s": round(statistics.median(self.latencies), 3) if done else None,
+            "p95_s": round(statistics.quantiles(self.latencies, n=20)[18], 3) if done >= 2 else None,
+            "alive_after": self.alive_after, "rss_start_mb": whole_mb(self.rss_before),
+            "rss_peak_mb": whole_mb(self.rss_peak), "rss_final_mb": whole_mb(self.rss_after),
+            "rss_growth_mb": whole_mb(self.rss_growth), "rss_growth_final_mb": whole_mb(self.rss_growth_final),
+            "error_messages": [message[:200] for message in sorted(set(self.errors))[:5]],
+        }
+
+    def summary(self) -> str:
+        f = self.figures()
+        return (f"users {f['users']}, {f['seconds']:.0f} s, {f['photos']} distinct photos: {f['ok']} ok, "
+                f"{f['errors']} errors, {f['requests_per_s']:.2f} req/s, p50 {f['p50_s']} s, p95 {f['p95_s']} s; "
+                f"server {'alive' if f['alive_after'] else 'NOT ANSWERING'} after the run; server RSS "
+                f"{f['rss_start_mb']} MB start, {f['rss_peak_mb']} MB peak, {f['rss_final_mb']} MB final "
+                f"(growth {f['rss_growth_mb']} MB at peak, {f['rss_growth_final_mb']} MB final)")
 
 
 def new_client(url: str) -> Client:
@@ -180,24 +162,22 @@ def main() -> int:
     parser.add_argument("--max-rss-growth-mb", type=float, default=MAX_RSS_GROWTH_MB)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment for the app, e.g. MALLOC_MMAP_THRESHOLD_=1048576")
+    parser.add_argument("--app-log", type=Path, default=Path("output/load-app.log"), help="the app's output")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
-    from tests.space.server import running_app
-
-    log = ROOT / "output" / "load-app.log"
-    log.parent.mkdir(exist_ok=True)
     if any("=" not in item for item in args.env):
         parser.error(f"--env: expected NAME=VALUE, got {[item for item in args.env if '=' not in item]}")
     env = dict(item.split("=", 1) for item in args.env)
     model = Path(args.model) if args.model else None
-    with tempfile.TemporaryDirectory() as folder, running_app(model, log, env) as app:
+    args.app_log.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder, running_app(model, args.app_log, env) as app:
         photos = generate_photos(Path(folder), args.photos, args.large)
         result = measure(app.url, app.pid, photos, args.users, args.seconds)
-    print(result.summary())
-    for message in sorted(set(result.errors))[:5]:
-        print("error:", message[:200])
+    print(json.dumps(result.figures()) if args.json else result.summary())
+    for message in [] if args.json else result.figures()["error_messages"]:
+        print("error:", message)
     growth = result.rss_growth_final if args.large else result.rss_growth
     return 1 if result.errors or not result.alive_after or not growth <= args.max_rss_growth_mb else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

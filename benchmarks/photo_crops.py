@@ -1,6 +1,6 @@
 """Crop margin and test-time augmentation on real photos: end-to-end accuracy, per-class recall and cost per face.
 
-    python benchmarks/photo_crops.py [--model space/model] [--photos ../shared/data/wild-faces]
+    python -m benchmarks.photo_crops [--model space/model] [--photos ../shared/data/wild-faces]
         [--margins 0.05 0.1 0.15 0.2 0.25 0.3] [--tta none flip ten-crop] [--json]
 
 Each photo's faces are detected once (with EmotionRecognizer's own detector, whichever it is); the largest face is
@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_model import EmotionRecognizer, load_image
 from fer_model.faces import crop_face

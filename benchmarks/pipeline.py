@@ -1,6 +1,6 @@
 """Time the face pipeline per stage (decode, detect, crop, classify) and per detector path, on frames and photos.
 
-    python benchmarks/pipeline.py [--data ../shared/data/wild-faces] [--frames 30] [--photos 15] [--threads N]
+    python -m benchmarks.pipeline [--data ../shared/data/wild-faces] [--frames 30] [--photos 15] [--threads N]
 
 Inputs are JPEGs made in memory from the wild-faces photos when present (else scikit-image's photos): 640x480
 webcam frames and 2-3 MP photos. Paths, each on the same inputs with the same classifier (the shipped model on the
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,13 +29,11 @@ import skimage.data
 import torch
 from PIL import Image, ImageOps
 
+from fer_model.faces import DETECT_MAX_SIDE_PX, Box, FaceDetector, crop_face
+from fer_model.images import load_image
+from fer_model.recognizer import EmotionRecognizer
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from fer_model.faces import DETECT_MAX_SIDE_PX, Box, FaceDetector, crop_face  # noqa: E402
-from fer_model.images import load_image  # noqa: E402
-from fer_model.recognizer import EmotionRecognizer  # noqa: E402
-
 FRAME_SIZE_PX = (640, 480)
 PHOTO_PIXELS = 2_500_000  # 2-3 MP, a phone photo downscaled by a messenger
 JPEG_QUALITY = 90

@@ -497,7 +497,7 @@ def model_card_url(model: str) -> str | None:
 
 def return_large_buffers_to_the_system() -> None:
     """Make glibc give freed photo buffers back: left to adapt, its threshold rises and a burst of large photos
-    leaves the server ~0.5 GB bigger (benchmarks/load.py --large). A no-op where the C library is not glibc."""
+    leaves the server ~0.5 GB bigger (python -m benchmarks.load --large). A no-op where the C library is not glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:

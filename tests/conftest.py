@@ -54,16 +54,3 @@ def astronaut_jpeg(tmp_path: Path, astronaut: np.ndarray) -> Path:
     Image.fromarray(astronaut).save(path, quality=92)
     return path
 
-
-def make_face_folder(root: Path, classes: list[str], per_class: int, side: int = 48, seed: int = 0) -> Path:
-    """An ImageFolder tree of small grayscale JPEGs whose brightness pattern depends on the class (learnable)."""
-    rng = np.random.default_rng(seed)
-    for index, name in enumerate(classes):
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            image = rng.integers(0, 60, (side, side)).astype(np.uint8)
-            band = slice(index * side // len(classes), (index + 1) * side // len(classes))
-            image[band, :] += 150
-            Image.fromarray(image, "L").save(folder / f"{name}_{i}.jpg")
-    return root

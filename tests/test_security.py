@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [p for folder in ("fer_model", "train", "space", "benchmarks") for p in (ROOT / folder).rglob("*.py")]
+PACKAGES = ("fer_model", "train", "space", "benchmarks", "devtools")
+SOURCES = [p for folder in PACKAGES for p in (ROOT / folder).rglob("*.py")]
 
 
 def test_no_pickle_and_no_torch_load_without_weights_only() -> None:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from devtools.synthetic import make_face_folder
 from fer_model import EMOTIONS, EmotionRecognizer
 from train.loop import TrainConfig, train
 
-from ..conftest import TINY_REPEATS, make_face_folder
+from ..conftest import TINY_REPEATS
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

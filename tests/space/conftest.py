@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.app_server import RunningApp, running_app
 from fer_model import InceptionResNetV2
-
-from .server import RunningApp, running_app
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
+from devtools.app_server import RunningApp
 from fer_model.annotate import FONT_FRACTION
-
-from .server import RunningApp
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
+from devtools.app_server import running_app
 from fer_model import EMOTIONS
 
 from ..conftest import SHIPPED_MODEL
 from ..fer_model.fake_hub import FakeHub
-from .server import running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (SHIPPED_MODEL / "config.json").is_file(), reason="no shipped model")

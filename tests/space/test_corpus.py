@@ -9,10 +9,10 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from devtools.app_server import running_app
 from fer_model import InceptionResNetV2
 
 from ..corpus import CASES, MODEL_CASES, Case
-from .server import running_app
 
 GOOD = Path(__file__).resolve().parents[2] / "space" / "examples" / "astronaut-face.jpg"
 

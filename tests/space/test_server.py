@@ -16,10 +16,9 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from devtools.app_server import running_app
 from fer_model import EMOTIONS, Box, EmotionRecognizer, InceptionResNetV2
 from fer_model.faces import crop_face
-
-from .server import running_app
 
 SPACE = Path(__file__).resolve().parents[2] / "space"
 EXAMPLES = SPACE / "examples"

@@ -16,9 +16,9 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from devtools.app_server import running_app
 from fer_model import InceptionResNetV2
 
-from .server import running_app
 from .test_server import write_video
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,10 +12,10 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from devtools.app_server import running_app
 from fer_model import InceptionResNetV2
 
 from ..fer_model.test_video import write_clip
-from .server import running_app
 
 START_TIMEOUT_S = 240
 

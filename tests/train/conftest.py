@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.synthetic import make_face_folder
 from fer_model import EMOTIONS
-
-from ..conftest import make_face_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_FLAGS = ["--image-size", "75", "--block-repeats", "1", "1", "1", "--batch-size", "8", "--num-workers", "0",

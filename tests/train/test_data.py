@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from devtools.synthetic import make_face_folder
 from fer_model import EMOTIONS, ImageError, load_image
 from fer_model.__main__ import iter_inputs
 from fer_model.images import IMAGE_SUFFIXES
 from train.data import DataError, find_splits, load_fer2013_csv, load_image_folder
 
-from ..conftest import make_face_folder
 from ..corpus import png_header_only
 
 

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from devtools.synthetic import make_face_folder
 from fer_model import EMOTIONS, InceptionResNetV2
 from train.checkpoint import save_weights
 from train.evaluate import main as evaluate_main
 from train.export import export
-
-from ..conftest import make_face_folder
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,13 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tqdm._monitor import TMonitor
 
+from devtools.synthetic import make_face_folder
 from fer_model import EmotionRecognizer, InceptionResNetV2
 from fer_model.preprocess import Augmentation
 from train.__main__ import parse_args
 from train.checkpoint import load_checkpoint, load_weights_file
 from train.loop import EMA_EVERY_STEPS, TrainConfig, _MixCollate, train
 
-from ..conftest import make_face_folder
 from .conftest import FAST_FLAGS, ROOT, run_module
 
 

@@ -1,4 +1,5 @@
-"""Start ``space/app.py`` on a free localhost port in a subprocess, for the server and browser tests."""
+"""Start ``space/app.py`` on a free localhost port in a subprocess, for the server, browser and load tests and the load
+benchmark."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 240
 
 
