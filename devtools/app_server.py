@@ -38,15 +38,16 @@ def running_app(
     extra_env: dict[str, str] | None = None,
     app_dir: Path | None = None,
     env: dict[str, str] | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[RunningApp]:
     """Yield the URL and process id of a started app; the process is stopped (SIGTERM) afterwards.
 
     By default the repository's space/app.py with this environment; ``app_dir``: ``python app.py`` run inside that
-    folder (as Hugging Face starts a Space) with exactly ``env``.
+    folder (as Hugging Face starts a Space) with exactly ``env``. ``options``: more command-line arguments.
     """
     port = free_port()
     app = "app.py" if app_dir else str(ROOT / "space" / "app.py")
-    args = [sys.executable, app, "--port", str(port)]
+    args = [sys.executable, app, "--port", str(port), *options]
     if model_dir is not None:
         args += ["--model", str(model_dir)]
     env = {**(env if env is not None else {**os.environ, "PYTHONPATH": str(ROOT)}),

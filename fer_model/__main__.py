@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from .publish import PublishError
 from .recognizer import EmotionRecognizer, load_model
 from .video import VIDEO_SUFFIXES, VideoError
 
+DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA when present
 FILES_PER_BATCH = 16  # images decoded and classified together (bounds memory: up to 4096 px each)
 FILE_ERRORS = (ImageError, VideoError, ValueError, OSError, cv2.error)  # one bad file never stops the run
 
@@ -221,11 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_model", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="log every library's progress (INFO); by default only fer_model's notes and warnings")
+    command = partial(commands.add_parser, parents=[common])  # every command takes -v
     model_help = "save_pretrained folder or Hub repo id (default: $FER_MODEL, else the published model)"
-    predict = commands.add_parser("predict", help="emotions of the faces in images, videos or folders of them")
+    predict = command("predict", help="emotions of the faces in images, videos or folders of them")
     predict.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     predict.add_argument("--model", default=os.environ.get("FER_MODEL"), help=model_help)
-    predict.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    predict.add_argument("--device", default="auto", choices=DEVICES, help="auto: CUDA when present, else the CPU")
     predict.add_argument("--backend", default="auto", choices=BACKENDS,
                          help="auto: ONNX Runtime on the CPU, PyTorch on CUDA")
     predict.add_argument("--precision", default="auto", choices=PRECISIONS)
@@ -239,16 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     output.add_argument("--json", action="store_true", help="one JSON object per image or video")
     output.add_argument("--csv", type=Path, metavar="FILE", help="write one row per face (per video frame) to FILE")
     predict.set_defaults(run=predict_command)
-    export = commands.add_parser("export-onnx", help="write the model as ONNX (dynamic batch) and check it")
+    export = command("export-onnx", help="write the model as ONNX (dynamic batch) and check it")
     export.add_argument("--model", default=os.environ.get("FER_MODEL"), help=model_help)
     export.add_argument("--out", type=Path, required=True, metavar="FILE", help="the .onnx file to write")
     export.set_defaults(run=export_onnx_command)
-    bundle = commands.add_parser("space-bundle", help="write the Space folder: app, library, model, pinned packages")
+    bundle = command("space-bundle", help="write the Space folder: app, library, model, pinned packages")
     bundle.add_argument("--space", type=Path, required=True, help="the repository's space/ folder")
     bundle.add_argument("--model", type=Path, required=True, help="the save_pretrained folder to ship (space/model)")
     bundle.add_argument("--out", type=Path, required=True, help="folder to write, e.g. dist/space (replaced)")
     bundle.set_defaults(run=space_bundle_command)
-    push = commands.add_parser("push", help="publish the model (and the Space) on the Hugging Face Hub")
+    push = command("push", help="publish the model (and the Space) on the Hugging Face Hub")
     push.add_argument("--model", type=Path, required=True, help="the save_pretrained folder to upload (space/model)")
     push.add_argument("--model-repo", required=True, metavar="ORG/NAME", help="the model repo to create or update")
     push.add_argument("--space-repo", metavar="ORG/NAME", help="also upload the Space bundle to this Space")
@@ -257,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--token", help="Hub token (default: $HF_TOKEN or the saved login)")
     push.set_defaults(run=push_command)
     args = parser.parse_args(argv)
-    logging.basicConfig(format="%(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s" if args.verbose else "%(message)s")
     logging.getLogger("fer_model").setLevel(logging.INFO)  # e.g. the one-time ONNX export says what it is doing
     try:
         return args.run(args)

@@ -1,6 +1,6 @@
 """The Gradio Space: upload a photo, stream a webcam or analyse a video, and see each face's emotion.
 
-    python space/app.py [--model DIR_OR_REPO_ID] [--host 127.0.0.1] [--port 7860]
+    python space/app.py [--model DIR_OR_REPO_ID] [--device auto|cpu|cuda] [--host 127.0.0.1] [--port 7860]
 
 The model is --model, else $FER_MODEL, else the model/ folder next to this file (space/model in the repository and in
 the deployed bundle), else the published default (fer_model.recognizer.DEFAULT_REPO_ID). In the repository, run it
@@ -508,12 +508,14 @@ def return_large_buffers_to_the_system() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=os.environ.get("FER_MODEL"), help="save_pretrained folder or Hub repo id")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="auto: CUDA when present, else the CPU")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
     return_large_buffers_to_the_system()
     model = resolve_model(args.model, HERE / "model")
-    recognizer = EmotionRecognizer.from_pretrained(model)
+    recognizer = EmotionRecognizer.from_pretrained(model, device=args.device)
     app = build_app(recognizer, model_card_url(str(model)))
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C: Gradio and atexit clean up
     app.queue(max_size=QUEUE_MAX_SIZE).launch(

@@ -161,3 +161,16 @@ def test_a_folder_without_images_is_an_error_not_silence(saved_model: Path, tmp_
     result = run_cli("predict", str(tmp_path / "empty"), "--model", str(saved_model), "--json")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == f"error: no images or videos in {tmp_path / 'empty'}"
+
+
+def test_device_is_a_choice_and_verbose_logs_name_their_source(saved_model: Path, astronaut_jpeg: Path,
+                                                               tmp_path: Path) -> None:
+    wrong = run_cli("predict", str(astronaut_jpeg), "--model", str(saved_model), "--device", "gpu")
+    assert wrong.returncode == 2
+    assert "argument --device: invalid choice: 'gpu' (choose from 'auto', 'cpu', 'cuda')" in wrong.stderr
+    verbose = subprocess.run([sys.executable, "-m", "fer_model", "predict", "-v", str(astronaut_jpeg), "--model",
+                              str(saved_model), "--device", "cpu"], capture_output=True, text=True, timeout=600,
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "FER_CACHE_DIR": str(tmp_path)})
+    assert verbose.returncode == 0, verbose.stderr
+    assert "fer_model.onnx_backend: Exporting the model to ONNX" in verbose.stderr  # INFO, with the logger's name
+    assert verbose.stdout.startswith(f"{astronaut_jpeg}: ")

@@ -87,6 +87,18 @@ def test_missing_model_folder_fails_at_start_up(tmp_path: Path) -> None:
             pass
 
 
+def test_device_is_a_choice_of_auto_cpu_cuda(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path / "model")
+    refused = r"app exited with 2:[\s\S]*--device: invalid choice: 'gpu' \(choose from 'auto', 'cpu', 'cuda'\)"
+    with pytest.raises(RuntimeError, match=refused), running_app(tmp_path / "model", tmp_path / "log.txt",
+                                                                 options=("--device", "gpu")):
+        pass
+    with running_app(tmp_path / "model", tmp_path / "log.txt", options=("--device", "cpu")) as app:
+        components = httpx.get(f"{app.url}config", timeout=30).json()["components"]
+    info = next(c["props"]["value"] for c in components if c.get("props", {}).get("elem_id") == "model-info")
+    assert "running on cpu with onnxruntime" in info
+
+
 def write_video(path: Path, frame: np.ndarray, seconds: float, fps: int = 10) -> Path:
     import cv2
 
