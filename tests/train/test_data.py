@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +57,14 @@ def test_empty_class_folder_is_an_error(tmp_path: Path) -> None:
         load_image_folder(tmp_path, EMOTIONS)
 
 
-def test_unreadable_image_names_the_file_unless_skipped(tmp_path: Path) -> None:
+def test_unreadable_image_names_the_file_unless_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     make_face_folder(tmp_path, ["sad"], per_class=2)
     (tmp_path / "sad" / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(DataError, match=r"sad/broken.jpg: not a readable image; .* or pass --skip-bad"):
         load_image_folder(tmp_path, EMOTIONS)
-    assert len(load_image_folder(tmp_path, EMOTIONS, skip_bad=True)) == 2
+    with caplog.at_level(logging.WARNING, logger="train.data"):
+        assert len(load_image_folder(tmp_path, EMOTIONS, skip_bad=True)) == 2
+    assert caplog.messages == [f"{tmp_path}: skipped 1 unreadable images"]
 
 
 def write_csv(path: Path, rows: list[str]) -> Path:
