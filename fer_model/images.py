@@ -143,8 +143,10 @@ def decode_image(source: str | os.PathLike | bytes, max_side_px: int = MAX_IMAGE
     if not isinstance(source, bytes):
         try:
             info = os.stat(source)  # one system call: this runs once per file of a training set
-        except (FileNotFoundError, NotADirectoryError) as error:
+        except FileNotFoundError as error:
             raise ImageError(f"{name}: no such file") from error
+        except OSError as error:  # a loop of links, a folder that may not be read, a name too long
+            raise ImageError(f"{name}: cannot be opened ({error.strerror})") from error
         if not stat.S_ISREG(info.st_mode):
             raise ImageError(f"{name}: not a regular file; expected an image file")
         if info.st_size == 0:

@@ -132,6 +132,9 @@ def test_api_names_a_path_that_is_not_a_regular_file(recognizer: EmotionRecogniz
         recognizer.predict(tmp_path)
     with pytest.raises(ImageError, match="no such file"):
         recognizer.predict(tmp_path / "absent.jpg")
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    with pytest.raises(ImageError, match=r"loop.jpg: cannot be opened \(Too many levels of symbolic links\)"):
+        recognizer.predict(tmp_path / "loop.jpg")
 
 
 LOAD_TIMEOUT_S = 120  # a load that blocks (a FIFO opened for reading) fails the test instead of hanging it
