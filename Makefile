@@ -23,7 +23,7 @@ lint: install
 	$(PY) -m ruff check .
 
 bench: install
-	$(PY) benchmarks/speed.py
+	$(PY) -m benchmarks.speed
 
 # On a lent CUDA machine (at most 8 minutes): CUDA tests, one 299 px bf16 epoch, 299 px batch-64 inference speed.
 # Prints that it skipped, and succeeds, where there is no GPU.

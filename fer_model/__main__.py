@@ -22,10 +22,11 @@ from tqdm import tqdm
 from .faces import Box
 from .files import atomic_write
 from .images import ImageError, load_image
-from .inference import BACKENDS, PRECISIONS, TorchClassifier
+from .inference import BACKENDS, TorchClassifier
 from .model import ModelLoadError
 from .publish import PublishError
 from .recognizer import EmotionRecognizer, load_model
+from .runtime import PRECISIONS
 from .video import VIDEO_SUFFIXES, VideoError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from fer_model import EMOTIONS, InceptionResNetV2
-from train.checkpoint import save_weights
 from train.evaluate import main as evaluate_main
 from train.export import export
 
@@ -37,9 +36,9 @@ def test_export_names_the_dataset_and_split_not_folders(tiny_model: InceptionRes
                                                         tmp_path: Path) -> None:
     training = {"train_data": f"{faces.parent}/fer2013/train (14 images)", "validation_data": f"{faces} (14 images)",
                 "epochs": 1}
-    save_weights(tmp_path / "best.safetensors", tiny_model.state_dict(), {**tiny_model.config, "training": training},
-                 epoch=1)
-    config = export(tmp_path / "best.safetensors", tmp_path / "out", eval_data=faces, split="PublicTest")
+    tiny_model.set_metadata(training=training)
+    tiny_model.save_pretrained(tmp_path / "best")
+    config = export(tmp_path / "best", tmp_path / "out", data=faces, split="PublicTest")
     assert config["training"]["train_data"] == "FER2013 train (14 images)"
     assert config["training"]["validation_data"] == f"FER2013 {faces.name} (14 images)"
     assert (config["metrics"]["dataset"], config["metrics"]["split"]) == ("FER2013", "PublicTest")
