@@ -70,6 +70,9 @@ def export(
             save_confusion_png(report, model.labels, staging / CONFUSION_PNG)
             model.set_metadata(metrics={**report, "dataset": dataset, "split": split or data.name,
                                         "confusion_matrix_png": CONFUSION_PNG})
+        elif model.metrics:  # the validation figures training stored: their data by name too
+            model.set_metadata(metrics={**model.metrics, "dataset": dataset,
+                                        "split": split or without_folders(str(model.metrics.get("dataset", "")))})
         if history is not None:
             write_history_csv(history, staging / HISTORY_CSV)
             model.set_metadata(training={**(model.training_info or {}), "history": HISTORY_CSV})

@@ -47,3 +47,15 @@ def test_export_names_the_dataset_and_split_not_folders(tiny_model: InceptionRes
     assert "split: PublicTest" in saved and "model-index:" in saved
     assert torch.equal(InceptionResNetV2.from_pretrained(tmp_path / "out").classifier.weight,
                        tiny_model.classifier.weight)
+
+
+def test_export_without_data_keeps_the_training_figures_with_the_data_named(tiny_model: InceptionResNetV2,
+                                                                             faces: Path, tmp_path: Path) -> None:
+    """An epoch folder carries its validation report; exported as is, its folder becomes the split's name."""
+    tiny_model.set_metadata(training={"epochs": 1}, metrics={"dataset": str(faces), "accuracy": 0.25,
+                                                             "macro_f1": 0.2, "num_images": 14})
+    tiny_model.save_pretrained(tmp_path / "epoch-001")
+    config = export(tmp_path / "epoch-001", tmp_path / "out", fp16=True)
+    assert config["metrics"]["accuracy"] == 0.25
+    assert (config["metrics"]["dataset"], config["metrics"]["split"]) == ("FER2013", faces.name)
+    assert str(tmp_path) not in (tmp_path / "out" / "config.json").read_text()
