@@ -16,15 +16,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from fer_model import InceptionResNetV2, ModelLoadError
-from fer_model.preprocess import eval_transform, ten_crop_transform
+from fer_model.preprocess import TTA_CHOICES, eval_transform, ten_crop_transform
 from fer_model.runtime import pick_device, resolve_precision
 
 from .config import DEFAULT_WORKERS
 from .data import DataError, FaceDataset, find_splits, load_split
 from .metrics import classification_report, confusion_figure, score
 from .options import add_model_flags
-
-TTA_CHOICES = ("none", "flip", "ten-crop")
 
 
 def validation_set(model: InceptionResNetV2, data: Path, tta: str = "none") -> FaceDataset:

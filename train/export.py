@@ -13,9 +13,10 @@ from typing import Any
 
 from fer_model import InceptionResNetV2, ModelLoadError
 from fer_model.files import atomic_folder
+from fer_model.preprocess import TTA_CHOICES
 
 from .data import DataError
-from .evaluate import TTA_CHOICES, evaluate, save_confusion_png
+from .evaluate import evaluate, save_confusion_png
 from .options import add_model_flags
 
 CONFUSION_PNG = "confusion_matrix.png"

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from fer_model import EmotionRecognizer, ImageError, ModelLoadError, load_image
 from fer_model.inference import BACKENDS
+from fer_model.preprocess import TTA_CHOICES
 
 from .data import IMAGE_SUFFIXES, DataError, match_class
 from .metrics import confusion_matrix
@@ -127,13 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     add_model_flags(parser)
     parser.add_argument("--data", "--photos", type=Path, required=True, help="folder of class folders of photos")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument("--tta", choices=TTA_CHOICES, default="none", help="test-time views per face (averaged)")
     parser.add_argument("--skip-bad", action="store_true", help="skip unreadable photos (listed in the report)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
         recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device, backend=args.backend,
-                                                       precision=args.precision)
+                                                       precision=args.precision, tta=args.tta)
         report = evaluate_photos(recognizer, args.data, args.skip_bad)
     except (ModelLoadError, DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

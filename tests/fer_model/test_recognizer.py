@@ -179,3 +179,4 @@ def test_huge_valid_photo_is_downscaled() -> None:
 def test_bad_arrays_name_their_shape(shape: tuple) -> None:
     with pytest.raises(ImageError, match="shape"):
         load_image(np.zeros(shape, np.uint8))
+
