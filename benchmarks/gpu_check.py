@@ -86,7 +86,7 @@ def main() -> int:
         started = time.perf_counter()
         ok &= run("one epoch at 299 px, bf16, channels_last", [
             sys.executable, "-m", "train", "--data", str(train), "--val-data", str(validation), "--epochs", "1",
-            "--image-size", "299", "--amp", "bf16", "--device", "cuda", "--num-workers", "8", "--output-dir",
+            "--image-size", "299", "--precision", "bf16", "--device", "cuda", "--num-workers", "8", "--output-dir",
             workdir], EPOCH_LIMIT_S)
         if ok:
             images = sum(1 for path in train.rglob("*") if path.is_file())

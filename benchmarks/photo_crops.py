@@ -18,26 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from fer_model import EmotionRecognizer, load_image
 from fer_model.faces import crop_face
-from fer_model.preprocess import ten_crop_transform
+from fer_model.inference import BACKENDS
+from fer_model.preprocess import TTA_CHOICES
 from train.photos import list_photos, photo_report
-
-
-def probabilities(recognizer: EmotionRecognizer, crops: list[np.ndarray], tta: str) -> np.ndarray:
-    """(N, classes) probabilities of RGB crops, averaged over the TTA's views (none, flip, ten-crop)."""
-    if tta == "none":
-        return recognizer.classify_faces(crops)
-    if tta == "flip":
-        mirrored = [np.ascontiguousarray(crop[:, ::-1]) for crop in crops]
-        return (recognizer.classify_faces(crops) + recognizer.classify_faces(mirrored)) / 2
-    model = recognizer.model
-    transform = ten_crop_transform(model.image_size, model.mean, model.std)
-    views = torch.cat([transform(crop) for crop in crops])
-    return recognizer.classifier.probabilities(views).numpy().reshape(len(crops), 10, -1).mean(1)
 
 
 def main() -> None:
@@ -45,12 +32,14 @@ def main() -> None:
     parser.add_argument("--model", default="space/model")
     parser.add_argument("--photos", type=Path, default=Path("../shared/data/wild-faces"))
     parser.add_argument("--margins", type=float, nargs="+", default=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
-    parser.add_argument("--tta", nargs="+", choices=["none", "flip", "ten-crop"], default=["none"])
-    parser.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto")
+    parser.add_argument("--tta", nargs="+", choices=TTA_CHOICES, default=["none"])
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--json", type=Path, help="also write the results as a JSON list here")
     args = parser.parse_args()
 
     recognizer = EmotionRecognizer.from_pretrained(args.model, backend=args.backend, device="cpu")
+    with_tta = {tta: EmotionRecognizer(recognizer.model, recognizer.detector, "cpu", backend=args.backend, tta=tta)
+                for tta in args.tta}
     photos = list_photos(args.photos, recognizer.labels)
     settings = [(tta, margin) for tta in args.tta for margin in args.margins]
     rows: dict[tuple[str, float], list[np.ndarray]] = {setting: [] for setting in settings}
@@ -64,7 +53,7 @@ def main() -> None:
         crops = [np.ascontiguousarray(crop_face(rgb, boxes[0], margin)) if boxes else rgb for margin in args.margins]
         for tta in args.tta:
             started = time.perf_counter()
-            views = probabilities(recognizer, crops, tta)
+            views = with_tta[tta].classify_faces(crops)
             for margin, row in zip(args.margins, views, strict=True):
                 rows[(tta, margin)].append(row)
                 seconds[(tta, margin)] += (time.perf_counter() - started) / len(crops)

@@ -1,6 +1,6 @@
 """Inference and training speed of our model against timm's inception_resnet_v2 (fp32, eager), with agreement figures.
 
-    python benchmarks/speed.py [--size 80] [--repeats 10] [--device cpu|cuda] [--val-data DIR]
+    python -m benchmarks.speed [--size 80] [--repeats 10] [--device cpu|cuda] [--val-data DIR]
 
 Same weights (timm's mapped into ours), same inputs, same thread count, one process. Ours runs on each backend:
 PyTorch (channels_last, bf16 where native, inference_mode) and, on the CPU, ONNX Runtime. The agreement section
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,14 +21,13 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from fer_model import InceptionResNetV2
-from fer_model.inference import Classifier, TorchClassifier, auto_backend, bf16_supported
+from fer_model.inference import Classifier, TorchClassifier, auto_backend
 from fer_model.onnx_backend import OnnxClassifier, export_onnx
+from fer_model.runtime import DEVICES, autocast, bf16_supported, pick_device, resolve_precision
 from fer_model.timm_weights import convert_timm_state_dict
 from train.evaluate import validation_set
-from train.loop import TrainConfig, build_optimizer
+from train.optim import build_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = ROOT / "space" / "model"
@@ -138,19 +136,19 @@ def agreement(model: InceptionResNetV2, data: Path | None, device: torch.device)
 
 def training(reference: torch.nn.Module, ours: InceptionResNetV2, device: torch.device, repeats: int) -> float:
     """A training step (forward, backward, AdamW): timm fp32 eager vs ours as train/ runs it; the batch-64 ratio."""
-    config = TrainConfig(data=Path(), optimizer="adamw", lr=1e-4)
-    amp = bf16_supported(device)
+    precision, lr = resolve_precision("auto", device), 1e-4
     size = 299 if device.type == "cuda" else ours.image_size
-    print(f"training step at {size} px: timm fp32 eager + AdamW; ours {'bf16 autocast' if amp else 'fp32'} + "
+    print(f"training step at {size} px: timm fp32 eager + AdamW; ours {precision} autocast + "
           f"channels_last + fused AdamW (train/loop.py)")
 
     def trainer(model: torch.nn.Module, fast: bool, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
         model = model.train().to(memory_format=torch.channels_last) if fast else model.train()
-        optimizer = build_optimizer(config, model) if fast else torch.optim.AdamW(model.parameters(), lr=config.lr)
+        optimizer = (build_optimizer("adamw", model, lr) if fast
+                     else torch.optim.AdamW(model.parameters(), lr=lr))
         inputs = x.contiguous(memory_format=torch.channels_last) if fast else x
 
         def step() -> None:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast and amp):
+            with autocast(device, precision if fast else "fp32"):
                 loss = torch.nn.functional.cross_entropy(model(inputs).float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -176,13 +174,13 @@ def training(reference: torch.nn.Module, ours: InceptionResNetV2, device: torch.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument("--val-data", type=Path, help="images for the agreement figures (default: FER2013 "
                         "validation next to the repo when present, else generated images)")
     args = parser.parse_args()
     import timm
 
-    device = torch.device(args.device)
+    device = pick_device(args.device)
     shipped = (SHIPPED_MODEL / "config.json").is_file()  # else an untrained model of the shipped shape: speed only
     model = InceptionResNetV2.from_pretrained(SHIPPED_MODEL) if shipped else InceptionResNetV2(image_size=80)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "

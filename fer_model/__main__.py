@@ -23,13 +23,14 @@ from tqdm import tqdm
 from .faces import Box
 from .files import atomic_write
 from .images import IMAGE_SUFFIXES, ImageError, load_image
-from .inference import BACKENDS, PRECISIONS, TorchClassifier
+from .inference import BACKENDS, TorchClassifier
 from .model import ModelLoadError
+from .preprocess import TTA_CHOICES
 from .publish import PublishError
 from .recognizer import EmotionRecognizer, load_model
+from .runtime import DEVICES, PRECISIONS
 from .video import VIDEO_SUFFIXES, VideoError
 
-DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA when present
 FILES_PER_BATCH = 16  # images decoded and classified together (bounds memory: up to 4096 px each)
 FILE_ERRORS = (ImageError, VideoError, ValueError, OSError, cv2.error)  # one bad file never stops the run
 
@@ -138,7 +139,7 @@ def predict_command(args: argparse.Namespace) -> int:
         print(f"error: no images or videos in {', '.join(map(str, args.paths))}", file=sys.stderr)
         return 2
     recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device, backend=args.backend,
-                                                   precision=args.precision)
+                                                   precision=args.precision, tta=args.tta)
     images = [path for path in files if path.suffix.lower() not in VIDEO_SUFFIXES]
     videos = [path for path in files if path.suffix.lower() in VIDEO_SUFFIXES]
     results = []
@@ -235,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--backend", default="auto", choices=BACKENDS,
                          help="auto: ONNX Runtime on the CPU, PyTorch on CUDA")
     predict.add_argument("--precision", default="auto", choices=PRECISIONS)
+    predict.add_argument("--tta", default="none", choices=TTA_CHOICES,
+                         help="test-time views per face, averaged: flip x2 cost, ten-crop x10 (see README)")
     faces = predict.add_mutually_exclusive_group()
     faces.add_argument("--no-detect", action="store_true",
                        help="the images are face crops already (e.g. FER2013's 48x48): classify each whole")
@@ -268,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("fer_model").setLevel(logging.INFO)  # e.g. the one-time ONNX export says what it is doing
     try:
         return args.run(args)
-    except (ModelLoadError, PublishError, OSError) as error:
+    except (ModelLoadError, PublishError, OSError, ValueError) as error:  # ValueError: e.g. cuda without a GPU
         print(f"error: {error}", file=sys.stderr)
         return 2
 

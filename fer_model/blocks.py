@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 BN_EPS = 1e-3  # the value the released TF-slim model was trained with
+PAPER_BLOCK_REPEATS = (5, 10, 5)  # Block35/Block17/Block8 repeats in figure 15 of the paper
+RELEASED_BLOCK_REPEATS = (10, 20, 10)  # ... and in the released TF-slim / timm model
 
 
 class PointwiseConv2d(nn.Conv2d):

@@ -7,6 +7,8 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
 
+from .blocks import RELEASED_BLOCK_REPEATS
+
 MODEL_NAME = "inception-resnet-v2-fer2013"
 DATASET_ID = "fer2013"  # the `datasets:` entry and model-index dataset type
 
@@ -115,7 +117,7 @@ def model_card_fields(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "num_classes": config.get("num_classes", len(labels)),
         "labels_text": ", ".join(labels),
-        "repeats": list(config.get("block_repeats", (10, 20, 10))),
+        "repeats": list(config.get("block_repeats", RELEASED_BLOCK_REPEATS)),
         "drop_rate": config.get("drop_rate", 0.0),
         "in_chans": config.get("in_chans", 3),
         "image_size": config.get("image_size", 299),

@@ -1,12 +1,14 @@
-"""Atomic file writes: a crash, a kill or a full disk never leaves a half-written file in place."""
+"""Atomic file and folder writes: a crash, a kill or a full disk never leaves a half-written file in place."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -26,26 +28,63 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as error:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
-        raise _write_error(path, error.errno or errno.EIO, error.strerror) from error
-    except SafetensorError as error:  # safetensors reports a full disk as "... (os error 28)"
-        tmp.unlink(missing_ok=True)
-        found = re.search(r"os error (\d+)", str(error))
-        raise _write_error(path, int(found.group(1)) if found else errno.EIO, str(error)) from error
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        _raise_write_error(path, error)
         raise
 
 
-def _write_error(path: Path, code: int, reason: str) -> OSError:
-    """The error of a failed atomic write: what failed, why, and that the previous file survived."""
-    return OSError(code, f"could not write {path} ({reason}); the previous file is intact")
+@contextlib.contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``path`` to fill; on success its files are fsynced and it replaces ``path``.
+
+    A crash, a kill or a full disk leaves the previous ``path`` untouched (the temp folder is removed on failure, or
+    by ``remove_stale_temp_files`` after a kill).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    previous = staging.with_name(staging.name.removesuffix(".tmp") + ".old.tmp")
+    try:
+        yield staging
+        for file in staging.rglob("*"):
+            if file.is_file():
+                with open(file, "rb") as handle:
+                    os.fsync(handle.fileno())
+        if path.exists():
+            path.rename(previous)
+        staging.rename(path)
+        shutil.rmtree(previous, ignore_errors=True)
+    except BaseException as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if previous.exists() and not path.exists():  # failed between the two renames: put the old folder back
+            previous.rename(path)
+        _raise_write_error(path, error)
+        raise
+
+
+def _raise_write_error(path: Path, error: BaseException) -> None:
+    """Re-raise a failed write's OSError (or safetensors' "... (os error 28)") as one naming what failed, why, and
+    that the previous file survived; other exceptions are left to the caller."""
+    if isinstance(error, OSError):
+        code, reason = error.errno or errno.EIO, error.strerror or str(error)
+    elif isinstance(error, SafetensorError):
+        found = re.search(r"os error (\d+)", str(error))
+        code, reason = int(found.group(1)) if found else errno.EIO, str(error)
+    else:
+        return
+    raise OSError(code, f"could not write {path} ({reason}); the previous file is intact") from error
 
 
 def remove_stale_temp_files(folder: Path) -> list[Path]:
-    """Delete the temp files that writers killed mid-write left in ``folder``; call only when no writer runs there."""
-    stale = [path for path in folder.glob(".*.tmp") if path.is_file()] if folder.is_dir() else []
+    """Delete the temp files and folders that writers killed mid-write left in ``folder``; call only when no writer
+    runs there."""
+    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
     for path in stale:
-        path.unlink(missing_ok=True)
+        replaced = folder / path.name[1:].removesuffix(".old.tmp").rsplit(".", 1)[0]
+        if path.name.endswith(".old.tmp") and path.is_dir() and not replaced.exists():
+            path.rename(replaced)  # killed between atomic_folder's two renames: the previous folder comes back
+        elif path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     return stale

@@ -24,7 +24,17 @@ from huggingface_hub.errors import EntryNotFoundError
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
-from .blocks import BasicConv2d, Block8, Block17, Block35, Mixed5b, ReductionA, ReductionB, Stem
+from .blocks import (
+    RELEASED_BLOCK_REPEATS,
+    BasicConv2d,
+    Block8,
+    Block17,
+    Block35,
+    Mixed5b,
+    ReductionA,
+    ReductionB,
+    Stem,
+)
 from .card import MODEL_CARD_TEMPLATE, add_hub_metadata, model_card_fields
 from .labels import EMOTIONS
 
@@ -39,8 +49,6 @@ STD_RANGE = (1e-3, 10.0)  # per-channel std: smaller would blow inputs up to inf
 MAX_CONFIG_BYTES = 1_000_000  # config.json holds a few numbers, labels and metrics: a few KB
 SHARD_NAME = re.compile(r"[\w.-]+\.safetensors")  # a plain file name beside the index: no folder, no ..
 MAX_SHARD_SIZE = "45MB"  # every weight file stays under the 50 MB git/Spaces limit
-PAPER_BLOCK_REPEATS = (5, 10, 5)  # figure 15 of the paper
-RELEASED_BLOCK_REPEATS = (10, 20, 10)  # the released TF-slim / timm model
 
 
 class ModelLoadError(ValueError):

@@ -22,6 +22,9 @@ class Augmentation:
     random_erasing: float = field(default=0.25, metadata={"help": "probability of erasing a patch (0 disables)"})
 
 
+TTA_CHOICES = ("none", "flip", "ten-crop")  # test-time views: one, plus its mirror, or ten crops (ten_crop_transform)
+
+
 def eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
     """PIL/ndarray/tensor face crop -> normalised float tensor 3xSxS (grayscale replicated, as in training)."""
     return v2.Compose(

@@ -16,6 +16,7 @@ from pathlib import Path
 from huggingface_hub import HfApi
 from packaging.requirements import InvalidRequirement, Requirement
 
+from .files import atomic_folder
 from .model import InceptionResNetV2
 
 LIBRARY_DIR = Path(__file__).resolve().parent
@@ -56,20 +57,13 @@ def build_space_bundle(space_dir: Path, model_dir: Path, out: Path) -> Path:
         if not (space_dir / name).exists():
             raise PublishError(f"{space_dir / name}: missing; pass the repository's space/ folder")
     InceptionResNetV2.from_pretrained(model_dir)  # refuse to bundle a model that does not load
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as staging:
         shutil.copy2(space_dir / "app.py", staging / "app.py")
         shutil.copytree(space_dir / "examples", staging / "examples", ignore=IGNORED)
         (staging / "README.md").write_text(pinned_readme((space_dir / "README.md").read_text()))
         (staging / "requirements.txt").write_text(pinned_requirements((space_dir / "requirements.txt").read_text()))
         shutil.copytree(LIBRARY_DIR, staging / "fer_model", ignore=IGNORED)
         shutil.copytree(model_dir, staging / "model", ignore=IGNORED)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 

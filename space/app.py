@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,11 +34,12 @@ from gradio.image_utils import encode_image_array_to_base64
 from gradio.utils import get_upload_folder, is_in_or_equal
 from PIL import Image
 
-from fer_model import EmotionRecognizer, ImageError, Prediction, load_image
+from fer_model import EmotionRecognizer, ImageError, ModelLoadError, Prediction, load_image
 from fer_model.annotate import COLOURS, draw_prediction
 from fer_model.faces import crop_face
 from fer_model.gradcam import grad_cam, overlay
 from fer_model.recognizer import resolve_model
+from fer_model.runtime import DEVICES
 from fer_model.video import VideoError
 
 HERE = Path(__file__).resolve().parent
@@ -508,14 +510,17 @@ def return_large_buffers_to_the_system() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=os.environ.get("FER_MODEL"), help="save_pretrained folder or Hub repo id")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="auto: CUDA when present, else the CPU")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
     return_large_buffers_to_the_system()
     model = resolve_model(args.model, HERE / "model")
-    recognizer = EmotionRecognizer.from_pretrained(model, device=args.device)
+    try:
+        recognizer = EmotionRecognizer.from_pretrained(model, device=args.device)
+    except (ModelLoadError, ValueError) as error:  # no such model, or e.g. --device cuda without a GPU
+        sys.exit(f"error: {error}")
     app = build_app(recognizer, model_card_url(str(model)))
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C: Gradio and atexit clean up
     app.queue(max_size=QUEUE_MAX_SIZE).launch(

@@ -12,8 +12,9 @@ from typing import Any
 
 from fer_model.preprocess import Augmentation
 
+from .config import TrainConfig
 from .data import DataError
-from .loop import TrainConfig, train
+from .loop import train
 
 
 def _add_fields(parser: argparse.ArgumentParser, fields: tuple[dataclasses.Field, ...], hints: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Per-epoch weights and the resumable training checkpoint, written atomically so a kill never corrupts them."""
+"""Per-epoch model folders and the resumable training checkpoint, written atomically so a kill never corrupts them."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from fer_model.files import atomic_write
+from fer_model import InceptionResNetV2
+from fer_model.files import atomic_folder, atomic_write
 
 EPOCHS_DIR = "resnet-v2-epochs"
 RESUME_FILE = "checkpoint.pt"
-BEST_FILE = "best.safetensors"
+BEST_DIR = "best"  # beside epoch-NNN/: save_pretrained folders of the validated (EMA, when on) weights
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -23,23 +23,10 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def save_weights(path: Path, state_dict: dict[str, torch.Tensor], config: dict[str, Any], **info: Any) -> None:
-    """A model ``state_dict`` as safetensors, with the model config and epoch info in its metadata (for export)."""
-    tensors = {key: value.detach().contiguous().cpu() for key, value in state_dict.items()}
-    metadata = {"config": json.dumps(config), **{key: json.dumps(value) for key, value in info.items()}}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
-
-
-def load_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
-    """Read a file written by ``save_weights``: (state_dict, model config, info such as epoch and val accuracy)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-    if "config" not in metadata:
-        raise ValueError(f"{path}: no model config in its metadata; expected a file from resnet-v2-epochs/")
-    info = {key: json.loads(value) for key, value in metadata.items() if key != "config"}
-    return load_file(str(path)), json.loads(metadata["config"]), info
+def save_model(path: Path, model: InceptionResNetV2) -> None:
+    """``model.save_pretrained(path)``, atomically: a whole folder (config.json, safetensors, card) or the old one."""
+    with atomic_folder(path) as staging:
+        model.save_pretrained(staging)
 
 
 def rng_state() -> dict[str, Any]:

@@ -16,13 +16,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from fer_model import InceptionResNetV2, ModelLoadError
-from fer_model.preprocess import eval_transform, ten_crop_transform
+from fer_model.preprocess import TTA_CHOICES, eval_transform, ten_crop_transform
+from fer_model.runtime import pick_device, resolve_precision
 
+from .config import DEFAULT_WORKERS
 from .data import DataError, FaceDataset, find_splits, load_split
 from .metrics import classification_report, confusion_figure, score
-from .runtime import pick_device, resolve_amp
-
-TTA_CHOICES = ("none", "flip", "ten-crop")
+from .options import add_model_flags
 
 
 def validation_set(model: InceptionResNetV2, data: Path, tta: str = "none") -> FaceDataset:
@@ -40,22 +40,26 @@ def evaluate(
     tta: str = "none",
     batch_size: int = 64,
     device: str = "auto",
-    amp: str = "off",
+    precision: str = "auto",
 ) -> dict[str, Any]:
-    """Score ``model`` on ``data`` (a class-folder tree, a dataset root's validation split, or fer2013.csv)."""
-    dataset = validation_set(model, data, tta)
+    """Score ``model`` on ``data`` (a class-folder tree, a dataset root's validation split, or fer2013.csv).
+
+    The report has the same keys as the ``metrics`` that training stores in each epoch's folder.
+    """
     torch_device = pick_device(device)
+    precision = resolve_precision(precision, torch_device)
+    dataset = validation_set(model, data, tta)
     model.to(torch_device).to(memory_format=torch.channels_last)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=1)
-    scores = score(model, loader, torch_device, resolve_amp(amp, torch_device), "flip" if tta == "flip" else "none")
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=DEFAULT_WORKERS)
+    scores = score(model, loader, torch_device, precision, "flip" if tta == "flip" else "none")
     report = classification_report(scores.targets, scores.predictions, model.labels)
-    return {"dataset": dataset.source, "num_images": len(dataset), "tta": tta, "loss": round(scores.loss, 5),
-            **report}
+    return {"dataset": dataset.source, "num_images": len(dataset), "tta": tta, "precision": precision,
+            "loss": round(scores.loss, 5), **report}
 
 
 def print_report(report: dict[str, Any], labels: list[str]) -> None:
     """Human-readable figures: headline, per-class table, confusion matrix (rows true, columns predicted)."""
-    print(f"{report['dataset']}: {report['num_images']} images, tta {report['tta']}")
+    print(f"{report['dataset']}: {report['num_images']} images, tta {report['tta']}, precision {report['precision']}")
     print(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}   loss {report['loss']:.4f}")
     print(f"{'class':10s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>8s}")
     for label in labels:
@@ -77,19 +81,17 @@ def save_confusion_png(report: dict[str, Any], labels: list[str], path: Path) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__)
-    parser.add_argument("--model", required=True, help="save_pretrained folder or Hub repo id")
+    add_model_flags(parser)
     parser.add_argument("--data", type=Path, required=True, help="class-folder tree, dataset root or fer2013.csv")
     parser.add_argument("--tta", choices=TTA_CHOICES, default="none", help="test-time augmentation")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="off")
     parser.add_argument("--confusion-png", type=Path, default=Path("confusion_matrix.png"))
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = parser.parse_args(argv)
     try:
         model = InceptionResNetV2.from_pretrained(args.model)
-        report = evaluate(model, args.data, args.tta, args.batch_size, args.device, args.amp)
-    except (ModelLoadError, DataError) as error:
+        report = evaluate(model, args.data, args.tta, args.batch_size, args.device, args.precision)
+    except (ModelLoadError, DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     save_confusion_png(report, model.labels, args.confusion_png)

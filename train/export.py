@@ -1,4 +1,5 @@
-"""``python -m train.export``: an epoch's weights -> a ``save_pretrained`` folder with an evaluated model card."""
+"""``python -m train.export``: a training run's ``best/`` (or ``epoch-NNN/``) folder -> the shipped folder: evaluated,
+its data named instead of its paths, fp16 if asked, the curves and a model card."""
 
 from __future__ import annotations
 
@@ -6,31 +7,21 @@ import argparse
 import csv
 import json
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from fer_model import InceptionResNetV2, ModelLoadError
+from fer_model.files import atomic_folder
+from fer_model.preprocess import TTA_CHOICES
 
-from .checkpoint import load_weights_file
 from .data import DataError
-from .evaluate import TTA_CHOICES, evaluate, save_confusion_png
+from .evaluate import evaluate, save_confusion_png
+from .options import add_model_flags
 
 CONFUSION_PNG = "confusion_matrix.png"
 HISTORY_CSV = "training_history.csv"
 DATA_KEYS = ("train_data", "validation_data")  # training-recipe fields that hold data folders
-
-
-def build_model(checkpoint: Path) -> InceptionResNetV2:
-    """The model described by an epoch file's metadata, with its weights loaded strictly."""
-    state_dict, config, info = load_weights_file(checkpoint)
-    config.setdefault("training", {})
-    config["training"] = {**config["training"], "selected_epoch": info.get("epoch")}
-    model = InceptionResNetV2(**config)
-    model.load_state_dict(state_dict, strict=True)
-    return model.eval()
 
 
 def without_folders(text: str) -> str:
@@ -54,41 +45,39 @@ def write_history_csv(history_json: Path, path: Path) -> None:
 
 
 def export(
-    checkpoint: Path,
+    model_dir: str | Path,
     out: Path,
-    eval_data: Path | None = None,
+    data: Path | None = None,
     tta: str = "none",
     fp16: bool = False,
     history: Path | None = None,
     push: str | None = None,
     dataset: str = "FER2013",
     split: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
 ) -> dict[str, Any]:
-    """Write ``out`` atomically (built in a temp folder, then swapped in); returns the config that was saved.
+    """Write ``out`` atomically from the ``save_pretrained`` folder ``model_dir``; returns the config that was saved.
 
     Data is recorded by name (``dataset``, and ``split``, by default the evaluated folder's name), not by path.
     """
-    model = build_model(checkpoint)
+    model = InceptionResNetV2.from_pretrained(model_dir)
     model.set_metadata(training=named_data(model.training_info or {}, dataset))
     if fp16:  # evaluate exactly the weights that will be shipped
         model.half().float()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        if eval_data is not None:
-            report = evaluate(model, eval_data, tta)
+    with atomic_folder(out) as staging:
+        if data is not None:
+            report = evaluate(model, data, tta, device=device, precision=precision)
             save_confusion_png(report, model.labels, staging / CONFUSION_PNG)
-            model.set_metadata(metrics={**report, "dataset": dataset, "split": split or eval_data.name,
+            model.set_metadata(metrics={**report, "dataset": dataset, "split": split or data.name,
                                         "confusion_matrix_png": CONFUSION_PNG})
+        elif model.metrics:  # the validation figures training stored: their data by name too
+            model.set_metadata(metrics={**model.metrics, "dataset": dataset,
+                                        "split": split or without_folders(str(model.metrics.get("dataset", "")))})
         if history is not None:
             write_history_csv(history, staging / HISTORY_CSV)
             model.set_metadata(training={**(model.training_info or {}), "history": HISTORY_CSV})
-        (model.half() if fp16 else model).save_pretrained(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        (model.cpu().half() if fp16 else model.cpu()).save_pretrained(staging)
     if push:
         model.push_to_hub(push, commit_message="Upload facial emotion model")
     return model.config
@@ -96,20 +85,19 @@ def export(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.export", description=__doc__)
-    parser.add_argument("--checkpoint", type=Path, required=True,
-                        help="a resnet-v2-epochs/*.safetensors file (e.g. best.safetensors)")
+    add_model_flags(parser, model_required=True)
     parser.add_argument("--out", type=Path, required=True, help="folder to write (replaced if it exists)")
-    parser.add_argument("--eval-data", type=Path, help="evaluate on this folder and put the figures in the card")
+    parser.add_argument("--data", type=Path, help="evaluate on this folder and put the figures in the card")
     parser.add_argument("--tta", choices=TTA_CHOICES, default="none")
     parser.add_argument("--fp16", action="store_true", help="store weights as float16 (half the size)")
     parser.add_argument("--history", type=Path, help="history.json of the run, copied as training_history.csv")
     parser.add_argument("--push", metavar="REPO_ID", help="also push the folder to the Hugging Face Hub")
     parser.add_argument("--dataset", default="FER2013", help="the dataset's name, for the card (no paths are kept)")
-    parser.add_argument("--split", help="the evaluated split's name (default: the --eval-data folder's name)")
+    parser.add_argument("--split", help="the evaluated split's name (default: the --data folder's name)")
     args = parser.parse_args(argv)
     try:
-        config = export(args.checkpoint, args.out, args.eval_data, args.tta, args.fp16, args.history, args.push,
-                        args.dataset, args.split)
+        config = export(args.model, args.out, args.data, args.tta, args.fp16, args.history, args.push,
+                        args.dataset, args.split, args.device, args.precision)
     except (ModelLoadError, DataError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

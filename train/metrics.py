@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .runtime import autocast
+from fer_model.runtime import autocast
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -34,10 +34,10 @@ def score(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     device: torch.device,
-    amp: str = "off",
+    precision: str = "fp32",
     tta: str = "none",
 ) -> Scores:
-    """Run ``model`` over (images, targets) batches, averaging logits over test-time views.
+    """Run ``model`` over (images, targets) batches in ``precision``, averaging logits over test-time views.
 
     ``tta``: 'none'; 'flip' adds the mirrored image; 'ten-crop' expects (N, 10, C, S, S) batches of crops.
     """
@@ -49,7 +49,7 @@ def score(
         images = images.flatten(0, 1) if images.ndim == 5 else images
         images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         target = target.to(device, non_blocking=True)
-        with autocast(device, amp):
+        with autocast(device, precision):
             logits = model(images).float()
             if tta == "flip":
                 logits = (logits + model(images.flip(-1)).float()) / 2

@@ -22,11 +22,11 @@ from tqdm import tqdm
 from fer_model import EmotionRecognizer, ImageError, ModelLoadError, load_image
 from fer_model.images import IMAGE_SUFFIXES
 from fer_model.inference import BACKENDS
+from fer_model.preprocess import TTA_CHOICES
 
 from .data import DataError, match_class
 from .metrics import confusion_matrix
-
-SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "space" / "model"  # the repository's shipped checkpoint
+from .options import add_model_flags
 
 log = logging.getLogger(__name__)
 
@@ -126,19 +126,19 @@ def print_report(report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.photos", description=__doc__)
-    parser.add_argument("--model", default=str(SHIPPED_MODEL),
-                        help="save_pretrained folder or Hub repo id (default: the shipped model, space/model)")
-    parser.add_argument("--photos", type=Path, required=True, help="folder of class folders of photos")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_model_flags(parser)
+    parser.add_argument("--data", "--photos", type=Path, required=True, help="folder of class folders of photos")
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument("--tta", choices=TTA_CHOICES, default="none", help="test-time views per face (averaged)")
     parser.add_argument("--skip-bad", action="store_true", help="skip unreadable photos (listed in the report)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device, backend=args.backend)
-        report = evaluate_photos(recognizer, args.photos, args.skip_bad)
-    except (ModelLoadError, DataError) as error:
+        recognizer = EmotionRecognizer.from_pretrained(args.model, device=args.device, backend=args.backend,
+                                                       precision=args.precision, tta=args.tta)
+        report = evaluate_photos(recognizer, args.data, args.skip_bad)
+    except (ModelLoadError, DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:

@@ -10,7 +10,9 @@ import torch
 
 from devtools.synthetic import make_face_folder
 from fer_model import EMOTIONS, EmotionRecognizer
-from train.loop import TrainConfig, train
+from train.config import TrainConfig
+from train.loop import train
+from train.options import SHIPPED_MODEL
 
 from ..conftest import TINY_REPEATS
 
@@ -18,8 +20,9 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 
 
 def test_bf16_channels_last_on_cuda_agrees_with_fp32_on_the_cpu(astronaut: np.ndarray) -> None:
-    cpu = EmotionRecognizer.from_pretrained(device="cpu", backend="torch", precision="fp32").predict(astronaut)
-    cuda = EmotionRecognizer.from_pretrained(device="cuda", precision="bf16").predict(astronaut)
+    on_cpu = EmotionRecognizer.from_pretrained(SHIPPED_MODEL, device="cpu", backend="torch", precision="fp32")
+    cpu = on_cpu.predict(astronaut)
+    cuda = EmotionRecognizer.from_pretrained(SHIPPED_MODEL, device="cuda", precision="bf16").predict(astronaut)
     assert cuda.faces[0].box == cpu.faces[0].box and cuda.faces[0].label == cpu.faces[0].label
     for label in EMOTIONS:
         assert abs(cuda.faces[0].probabilities[label] - cpu.faces[0].probabilities[label]) < 0.05, label
@@ -30,6 +33,6 @@ def test_a_bf16_training_run_on_cuda_finishes_with_finite_losses(tmp_path: Path)
     make_face_folder(tmp_path / "validation", list(EMOTIONS), per_class=4, seed=2)
     summary = train(TrainConfig(data=tmp_path / "train", val_data=tmp_path / "validation", output_dir=tmp_path,
                                 epochs=2, batch_size=16, image_size=75, block_repeats=TINY_REPEATS, device="cuda",
-                                amp="bf16", seed=0))
+                                precision="bf16", seed=0))
     assert len(summary["epochs"]) == 2
     assert all(np.isfinite(row["train_loss"]) and np.isfinite(row["val_loss"]) for row in summary["epochs"])

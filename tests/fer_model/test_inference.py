@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from fer_model import InceptionResNetV2, ModelLoadError
-from fer_model.inference import TorchClassifier, bf16_supported, make_classifier
+from fer_model.inference import TorchClassifier, make_classifier
 from fer_model.onnx_backend import OnnxClassifier, cached_onnx
+from fer_model.runtime import bf16_supported
 
 from ..conftest import SHIPPED_MODEL
 

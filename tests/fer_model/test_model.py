@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from fer_model import EMOTIONS, InceptionResNetV2
-from fer_model.blocks import Block35, LambdaScale, PointwiseConv2d
-from fer_model.model import PAPER_BLOCK_REPEATS
+from fer_model.blocks import PAPER_BLOCK_REPEATS, Block35, LambdaScale, PointwiseConv2d
 
 TIMM_PARAMS_7_CLASSES = 54_317_223  # timm.create_model("inception_resnet_v2", num_classes=7)
 

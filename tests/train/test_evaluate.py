@@ -10,7 +10,6 @@ import torch
 
 from devtools.synthetic import make_face_folder
 from fer_model import EMOTIONS, InceptionResNetV2
-from train.checkpoint import save_weights
 from train.evaluate import main as evaluate_main
 from train.export import export
 
@@ -36,9 +35,9 @@ def test_export_names_the_dataset_and_split_not_folders(tiny_model: InceptionRes
                                                         tmp_path: Path) -> None:
     training = {"train_data": f"{faces.parent}/fer2013/train (14 images)", "validation_data": f"{faces} (14 images)",
                 "epochs": 1}
-    save_weights(tmp_path / "best.safetensors", tiny_model.state_dict(), {**tiny_model.config, "training": training},
-                 epoch=1)
-    config = export(tmp_path / "best.safetensors", tmp_path / "out", eval_data=faces, split="PublicTest")
+    tiny_model.set_metadata(training=training)
+    tiny_model.save_pretrained(tmp_path / "best")
+    config = export(tmp_path / "best", tmp_path / "out", data=faces, split="PublicTest")
     assert config["training"]["train_data"] == "FER2013 train (14 images)"
     assert config["training"]["validation_data"] == f"FER2013 {faces.name} (14 images)"
     assert (config["metrics"]["dataset"], config["metrics"]["split"]) == ("FER2013", "PublicTest")
@@ -47,3 +46,15 @@ def test_export_names_the_dataset_and_split_not_folders(tiny_model: InceptionRes
     assert "split: PublicTest" in saved and "model-index:" in saved
     assert torch.equal(InceptionResNetV2.from_pretrained(tmp_path / "out").classifier.weight,
                        tiny_model.classifier.weight)
+
+
+def test_export_without_data_keeps_the_training_figures_with_the_data_named(tiny_model: InceptionResNetV2,
+                                                                             faces: Path, tmp_path: Path) -> None:
+    """An epoch folder carries its validation report; exported as is, its folder becomes the split's name."""
+    tiny_model.set_metadata(training={"epochs": 1}, metrics={"dataset": str(faces), "accuracy": 0.25,
+                                                             "macro_f1": 0.2, "num_images": 14})
+    tiny_model.save_pretrained(tmp_path / "epoch-001")
+    config = export(tmp_path / "epoch-001", tmp_path / "out", fp16=True)
+    assert config["metrics"]["accuracy"] == 0.25
+    assert (config["metrics"]["dataset"], config["metrics"]["split"]) == ("FER2013", faces.name)
+    assert str(tmp_path) not in (tmp_path / "out" / "config.json").read_text()

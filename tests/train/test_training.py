@@ -23,8 +23,11 @@ from devtools.synthetic import make_face_folder
 from fer_model import EmotionRecognizer, InceptionResNetV2
 from fer_model.preprocess import Augmentation
 from train.__main__ import parse_args
-from train.checkpoint import load_checkpoint, load_weights_file
-from train.loop import EMA_EVERY_STEPS, TrainConfig, _MixCollate, train
+from train.checkpoint import load_checkpoint
+from train.config import TrainConfig
+from train.loaders import _MixCollate
+from train.loop import train
+from train.state import EMA_EVERY_STEPS
 
 from .conftest import FAST_FLAGS, ROOT, run_module
 
@@ -46,11 +49,14 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 def test_each_epoch_writes_weights_checkpoint_history_and_tensorboard(trained: Path) -> None:
     epochs = trained / "resnet-v2-epochs"
-    assert sorted(p.name for p in epochs.iterdir()) == [
-        "best.safetensors", "checkpoint.pt", "epoch-001.safetensors", "epoch-002.safetensors"]
-    state, config, info = load_weights_file(epochs / "epoch-002.safetensors")
-    assert info["epoch"] == 2 and config["block_repeats"] == [1, 1, 1] and "stem.conv2d_1a.conv.weight" in state
+    assert sorted(p.name for p in epochs.iterdir()) == ["best", "checkpoint.pt", "epoch-001", "epoch-002"]
     history = json.loads((trained / "history.json").read_text())
+    epoch_two = InceptionResNetV2.from_pretrained(epochs / "epoch-002")  # a save_pretrained folder, loaded strictly
+    assert epoch_two.training_info["selected_epoch"] == 2 and epoch_two.config["block_repeats"] == [1, 1, 1]
+    assert epoch_two.metrics["accuracy"] == pytest.approx(history[1]["val_accuracy"], abs=1e-5)
+    assert sum(map(sum, epoch_two.metrics["confusion_matrix"])) == 14 and epoch_two.metrics["num_images"] == 14
+    best = max(history, key=lambda row: row["val_accuracy"])["epoch"]
+    assert InceptionResNetV2.from_pretrained(epochs / "best").training_info["selected_epoch"] == best
     assert [row["epoch"] for row in history] == [1, 2]
     assert {"train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"} <= set(history[0])
     (run_dir,) = (trained / "runs").iterdir()
@@ -99,13 +105,12 @@ def _assert_nothing_is_torn(out: Path) -> int:
     one ahead; the resumed run redoes that epoch and overwrites them.
     """
     epochs_dir = out / "resnet-v2-epochs"
-    for weights in epochs_dir.glob("*.safetensors"):
-        load_weights_file(weights)
+    for folder in [*epochs_dir.glob("epoch-*"), epochs_dir / "best"]:
+        InceptionResNetV2.from_pretrained(folder)
     completed = load_checkpoint(epochs_dir / "checkpoint.pt")["epoch"]
     logged = [row["epoch"] for row in json.loads((out / "history.json").read_text())]
     assert logged in (list(range(1, completed + 1)), list(range(1, completed + 2)))
-    assert sorted(epochs_dir.glob("epoch-*.safetensors"))[-1].name in {f"epoch-{e:03d}.safetensors"
-                                                                       for e in (completed, completed + 1)}
+    assert sorted(epochs_dir.glob("epoch-*"))[-1].name in {f"epoch-{e:03d}" for e in (completed, completed + 1)}
     return completed
 
 
@@ -158,8 +163,8 @@ def small_tmpfs(folder: Path, size_bytes: int) -> Iterator[Path]:
 def test_disk_full_on_a_real_tmpfs_keeps_the_previous_checkpoint(trained: Path, kaggle_data: Path,
                                                                   tmp_path: Path) -> None:
     """Room for epoch 1's files but not epoch 2's: the run stops with a clear error, epoch 1 stays loadable."""
-    epoch_one = ["epoch-001.safetensors", "best.safetensors", "checkpoint.pt"]
-    needed = sum((trained / "resnet-v2-epochs" / name).stat().st_size for name in epoch_one)
+    epoch_one = [trained / "resnet-v2-epochs" / name for name in ("epoch-001", "best", "checkpoint.pt")]
+    needed = sum(file.stat().st_size for path in epoch_one for file in [path, *path.rglob("*")] if file.is_file())
     with small_tmpfs(tmp_path / "disk", needed + 4 * 2**20) as disk:
         result = run_module("train", "--data", str(kaggle_data), "--output-dir", str(disk), "--epochs", "3",
                             *FAST_FLAGS)
@@ -167,7 +172,7 @@ def test_disk_full_on_a_real_tmpfs_keeps_the_previous_checkpoint(trained: Path, 
         error = result.stderr.strip().splitlines()[-1]
         assert error.startswith("error: could not write") and "No space left" in error and "intact" in error
         assert load_checkpoint(disk / "resnet-v2-epochs" / "checkpoint.pt")["epoch"] == 1
-        load_weights_file(disk / "resnet-v2-epochs" / "epoch-001.safetensors")
+        InceptionResNetV2.from_pretrained(disk / "resnet-v2-epochs" / "epoch-001")
         assert not list((disk / "resnet-v2-epochs").glob(".*.tmp"))
 
 
@@ -185,8 +190,8 @@ def test_two_rank_gloo_ddp_run_completes(kaggle_data: Path, tmp_path: Path) -> N
 
 
 def test_evaluate_prints_json_with_the_documented_keys(trained: Path, kaggle_data: Path, tmp_path: Path) -> None:
-    export = run_module("train.export", "--checkpoint", str(trained / "resnet-v2-epochs" / "best.safetensors"),
-                        "--out", str(tmp_path / "model"), "--eval-data", str(kaggle_data / "images" / "validation"),
+    export = run_module("train.export", "--model", str(trained / "resnet-v2-epochs" / "best"),
+                        "--out", str(tmp_path / "model"), "--data", str(kaggle_data / "images" / "validation"),
                         "--tta", "flip", "--fp16", "--history", str(trained / "history.json"))
     assert export.returncode == 0, export.stderr
     files = {p.name for p in (tmp_path / "model").iterdir()}
@@ -231,13 +236,13 @@ def test_ema_run_saves_the_average_as_the_model_and_resumes_it(kaggle_data: Path
     epochs_dir = tmp_path / "resnet-v2-epochs"
     checkpoint = load_checkpoint(epochs_dir / "checkpoint.pt")
     assert int(checkpoint["ema"]["n_averaged"]) == 5 // EMA_EVERY_STEPS  # one update every few optimizer steps
-    saved, _, _ = load_weights_file(epochs_dir / "epoch-001.safetensors")
+    saved = InceptionResNetV2.from_pretrained(epochs_dir / "epoch-001").state_dict()
     key = "stem.conv2d_1a.conv.weight"
     assert torch.equal(saved[key], checkpoint["ema"][f"module.{key}"])  # the average is what is saved ...
     assert not torch.equal(saved[key], checkpoint["model"][key])  # ... not the raw weights
     row = json.loads((tmp_path / "history.json").read_text())[0]
     assert {"val_accuracy", "raw_val_accuracy", "raw_val_macro_f1"} <= set(row)
-    recipe = load_weights_file(epochs_dir / "best.safetensors")[1]["training"]
+    recipe = InceptionResNetV2.from_pretrained(epochs_dir / "best").training_info
     assert recipe["ema_decay"] == 0.5 and recipe["class_balance"] == "sampler"
     assert recipe["augmentation"]["scale"] == [0.8, 1.2] and recipe["cutmix_alpha"] == 1.0
 
