@@ -30,9 +30,9 @@ def eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float])
     return v2.Compose(
         [
             v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),  # before Grayscale: on uint8 it truncates (gray 100 -> 99)
             v2.Grayscale(num_output_channels=3),
             v2.Resize((image_size, image_size), antialias=True),
-            v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(mean=list(mean), std=list(std)),
         ]
     )
@@ -49,14 +49,15 @@ def train_transform(
         if augment.random_crop
         else v2.Resize((image_size, image_size), antialias=True)
     )
-    steps: list[v2.Transform] = [v2.ToImage(), v2.Grayscale(num_output_channels=3), resize]
+    to_gray = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Grayscale(num_output_channels=3)]
+    steps: list[v2.Transform] = [*to_gray, resize]
     if augment.hflip:
         steps.append(v2.RandomHorizontalFlip())
     zoom = tuple(augment.scale) != (1.0, 1.0)
     if augment.rotation_deg > 0 or zoom:
         steps.append(v2.RandomAffine(augment.rotation_deg, scale=augment.scale if zoom else None,
                                      interpolation=v2.InterpolationMode.BILINEAR))
-    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=list(mean), std=list(std))]
+    steps.append(v2.Normalize(mean=list(mean), std=list(std)))
     if augment.random_erasing > 0:
         steps.append(v2.RandomErasing(p=augment.random_erasing, scale=(0.02, 0.2)))
     return v2.Compose(steps)
@@ -67,11 +68,11 @@ def ten_crop_transform(image_size: int, mean: Sequence[float], std: Sequence[flo
     return v2.Compose(
         [
             v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
             v2.Grayscale(num_output_channels=3),
             v2.Resize((image_size * 9 // 8, image_size * 9 // 8), antialias=True),
             v2.TenCrop(image_size),
             torch.stack,  # a plain callable gets the tuple of crops (v2.Lambda would be applied to each crop)
-            v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(mean=list(mean), std=list(std)),
         ]
     )
