@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from fer_model import EMOTIONS, EmotionRecognizer, InceptionResNetV2
 from fer_model.__main__ import main
 
+from ..conftest import SHIPPED_MODEL
 from .test_video import write_clip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,3 +176,27 @@ def test_device_is_a_choice_and_verbose_logs_name_their_source(saved_model: Path
     assert verbose.returncode == 0, verbose.stderr
     assert "fer_model.onnx_backend: Exporting the model to ONNX" in verbose.stderr  # INFO, with the logger's name
     assert verbose.stdout.startswith(f"{astronaut_jpeg}: ")
+
+
+def test_tta_flag_gives_the_recognizers_averaged_views(astronaut_jpeg: Path, capsys: pytest.CaptureFixture) -> None:
+    options = {"device": "cpu", "backend": "torch", "precision": "fp32"}
+    args = ["predict", str(astronaut_jpeg), "--model", str(SHIPPED_MODEL), "--json", "--tta", "flip",
+            *[f"--{name}={value}" for name, value in options.items()]]
+    assert main(args) == 0
+    face = json.loads(capsys.readouterr().out)["faces"][0]
+    expected = EmotionRecognizer.from_pretrained(SHIPPED_MODEL, tta="flip", **options).predict(astronaut_jpeg).faces[0]
+    assert face["label"] == expected.label == "happy"
+    for label, probability in expected.probabilities.items():
+        assert face["probabilities"][label] == pytest.approx(probability, abs=1e-5)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--precision", "fp16", "--device", "cpu"], "error: precision fp16 runs on CUDA only, not on cpu"),
+    pytest.param(["--device", "cuda"], "error: device cuda: no CUDA device is available; use cpu or auto",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")),
+])
+def test_a_device_or_precision_this_machine_lacks_is_one_error_line(flags: list[str], message: str,
+                                                                     astronaut_jpeg: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    assert main(["predict", str(astronaut_jpeg), "--model", str(SHIPPED_MODEL), *flags]) == 2
+    assert capsys.readouterr().err.strip() == message + ("; use bf16 or fp32" if "fp16" in message else "")
