@@ -21,6 +21,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would keep the file from other users, unlike a plain write
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -43,6 +44,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp's 0700, as a plain mkdir would not
     previous = staging.with_name(staging.name.removesuffix(".tmp") + ".old.tmp")
     try:
         yield staging
@@ -60,6 +62,15 @@ def atomic_folder(path: Path) -> Iterator[Path]:
             previous.rename(path)
         _raise_write_error(path, error)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (``os.umask`` can only set it, racing other threads)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
 
 
 def _raise_write_error(path: Path, error: BaseException) -> None:

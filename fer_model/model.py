@@ -7,10 +7,12 @@ import json
 import math
 import os
 import re
+import socket
 import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import torch
 from huggingface_hub import (
@@ -20,6 +22,7 @@ from huggingface_hub import (
     save_torch_state_dict,
     snapshot_download,
 )
+from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import EntryNotFoundError
 from safetensors import SafetensorError, safe_open
 from torch import nn
@@ -229,6 +232,10 @@ class InceptionResNetV2(
 
         Raises ModelLoadError naming the folder or repo when it cannot be found, fetched or read.
         """
+        offline = ""
+        local = os.path.isdir(pretrained_model_name_or_path) or kwargs.get("local_files_only")
+        if not local and not _hub_resolves():  # the cache or a clear error now, not a minute of retries and log lines
+            kwargs, offline = {**kwargs, "local_files_only": True}, "; the Hub cannot be reached from here"
         try:
             _check_config_keys(_config_file(pretrained_model_name_or_path, kwargs), cls)  # before the mixin parses it
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
@@ -237,7 +244,7 @@ class InceptionResNetV2(
         except (EntryNotFoundError, OSError, ValueError) as error:  # Hub and network errors subclass these
             raise ModelLoadError(
                 f"{pretrained_model_name_or_path}: not a model folder here and not loadable from the Hugging Face "
-                f"Hub ({type(error).__name__}: {error})"
+                f"Hub{offline} ({type(error).__name__}: {error})"
             ) from error
 
     @classmethod
@@ -295,6 +302,15 @@ def _read_json(path: Path) -> Any:
         raise ModelLoadError(f"{path}: nested too deeply to be a model's JSON") from error
     except ValueError as error:
         raise ModelLoadError(f"{path}: not valid JSON ({error})") from error
+
+
+def _hub_resolves() -> bool:
+    """Whether the Hub's host name resolves (huggingface_hub would otherwise retry each request for ~30 s)."""
+    try:
+        socket.getaddrinfo(urlparse(hub_constants.ENDPOINT).hostname, 443)
+    except (OSError, UnicodeError):
+        return False
+    return True
 
 
 def _config_file(folder_or_id: str | Path, hub_kwargs: dict[str, Any]) -> Path:

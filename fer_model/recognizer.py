@@ -139,14 +139,14 @@ class EmotionRecognizer:
         return cls(model, device=device, precision=precision, backend=backend, **kwargs)
 
     def classify_faces(self, crops: list[np.ndarray]) -> np.ndarray:
-        """RGB face crops -> (N, num_classes) probabilities, in one batch (averaged over the ``tta`` views)."""
+        """RGB face crops -> (N, num_classes) probabilities, in one batch (the ``tta`` views' logits averaged)."""
         if self.tta == "ten-crop":
             views = torch.cat([self.ten_crop(crop) for crop in crops])  # crop by crop: (N * 10, C, S, S)
-            return self.classifier.probabilities(views).view(len(crops), 10, -1).mean(1).numpy()
+            return _average_views(self.classifier.probabilities(views).view(len(crops), 10, -1)).numpy()
         batch = torch.stack([self.transform(crop) for crop in crops])
         if self.tta == "flip":
-            mirrored = self.classifier.probabilities(torch.cat([batch, batch.flip(-1)]))
-            return mirrored.view(2, len(crops), -1).mean(0).numpy()
+            both = self.classifier.probabilities(torch.cat([batch, batch.flip(-1)]))
+            return _average_views(both.view(2, len(crops), -1).transpose(0, 1)).numpy()
         return self.classifier.probabilities(batch).numpy()
 
     def predict(
@@ -253,6 +253,12 @@ class EmotionRecognizer:
         _, crops, _ = self._find_faces(load_image(image, color))
         heatmap = grad_cam(self.model, self.transform(crops[0]).to(self.classifier.device))
         return overlay(crops[0], heatmap)
+
+
+def _average_views(probabilities: torch.Tensor) -> torch.Tensor:
+    """(N, views, C) probabilities -> (N, C): the softmax of the views' mean log-probability, which equals averaging
+    their logits (log-softmax differs from the logits by one constant per view), as ``train.evaluate --tta`` does."""
+    return probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny).log().mean(1).softmax(-1)
 
 
 def _checked_box(box: Box | Sequence[int], width: int, height: int) -> Box:

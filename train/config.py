@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_model.blocks import RELEASED_BLOCK_REPEATS
-from fer_model.preprocess import Augmentation
+from fer_model.preprocess import TTA_CHOICES, Augmentation
 from fer_model.runtime import DEVICES, PRECISIONS
 
 from .data import FaceDataset
@@ -59,7 +59,7 @@ class TrainConfig:
     ema_decay: float = field(default=0.0, metadata=_help(
         "keep an exponential moving average of the weights (per step; applied every 4th step as decay**4) and "
         "validate, save and export it as the model (0 disables; 0.999 averages about the last 1000 steps)"))
-    tta: str = field(default="none", metadata=_help("test-time augmentation on validation", choices=["none", "flip"]))
+    tta: str = field(default="none", metadata=_help("test-time augmentation on validation", choices=TTA_CHOICES))
     device: str = field(default="auto", metadata=_help("auto = CUDA when present, else the CPU", choices=DEVICES))
     precision: str = field(default="auto", metadata=_help(
         "autocast precision: auto = bf16 where native (CPU or GPU), else fp16 on a GPU, else fp32",
@@ -82,7 +82,22 @@ class TrainConfig:
             "--cutmix-alpha": (self.cutmix_alpha, self.cutmix_alpha >= 0, ">= 0"),
             "--class-balance": (self.class_balance, self.class_balance in CLASS_BALANCE_CHOICES,
                                 "in " + ", ".join(CLASS_BALANCE_CHOICES)),
+            "--batch-size": (self.batch_size, self.batch_size >= 1, ">= 1"),
+            "--epochs": (self.epochs, self.epochs >= 1, ">= 1"),
+            "--lr": (self.lr, self.lr > 0, "> 0"),
+            "--weight-decay": (self.weight_decay, self.weight_decay >= 0, ">= 0"),
+            "--warmup-epochs": (self.warmup_epochs, 0 <= self.warmup_epochs <= self.epochs, "in [0, --epochs]"),
+            "--label-smoothing": (self.label_smoothing, 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            "--log-every-steps": (self.log_every_steps, self.log_every_steps >= 1, ">= 1"),
+            "--num-workers": (self.num_workers, self.num_workers >= 0, ">= 0"),
         }
+        if self.augment is not None:
+            low, high = self.augment.scale
+            checks |= {
+                "--rotation-deg": (self.augment.rotation_deg, 0 <= self.augment.rotation_deg <= 180, "in [0, 180]"),
+                "--scale": (f"{low} {high}", 0 < low <= high, "of two numbers 0 < LOW <= HIGH"),
+                "--random-erasing": (self.augment.random_erasing, 0 <= self.augment.random_erasing <= 1, "in [0, 1]"),
+            }
         for flag, (value, valid, expected) in checks.items():
             if not valid:
                 raise ValueError(f"{flag} {value}: expected a value {expected}")

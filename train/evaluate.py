@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from fer_model import InceptionResNetV2, ModelLoadError
+from fer_model.files import atomic_write
 from fer_model.preprocess import TTA_CHOICES, eval_transform, ten_crop_transform
 from fer_model.runtime import pick_device, resolve_precision
 
@@ -75,8 +76,7 @@ def save_confusion_png(report: dict[str, Any], labels: list[str], path: Path) ->
     """The confusion matrix as a PNG (row-normalised colours, counts written in)."""
     figure = confusion_figure(np.array(report["confusion_matrix"]), labels,
                               f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,21 +85,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="class-folder tree, dataset root or fer2013.csv")
     parser.add_argument("--tta", choices=TTA_CHOICES, default="none", help="test-time augmentation")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--confusion-png", type=Path, default=Path("confusion_matrix.png"))
+    parser.add_argument("--confusion-png", type=Path, help="also draw the confusion matrix into this PNG file")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = parser.parse_args(argv)
+    if args.confusion_png and not args.confusion_png.parent.is_dir():
+        parser.error(f"--confusion-png {args.confusion_png}: no folder {args.confusion_png.parent}")
     try:
         model = InceptionResNetV2.from_pretrained(args.model)
         report = evaluate(model, args.data, args.tta, args.batch_size, args.device, args.precision)
     except (ModelLoadError, DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    save_confusion_png(report, model.labels, args.confusion_png)
+    if args.confusion_png:
+        save_confusion_png(report, model.labels, args.confusion_png)
     if args.json:
         print(json.dumps(report))
     else:
         print_report(report, model.labels)
-        print(f"confusion matrix image: {args.confusion_png}")
     return 0
 
 

@@ -61,6 +61,9 @@ def export(
 
     Data is recorded by name (``dataset``, and ``split``, by default the evaluated folder's name), not by path.
     """
+    if out.exists() and not (out / "config.json").is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out}: exists and is not a model folder; --out replaces a model folder only, so that a "
+                         "mistyped path never deletes other files (choose a new or empty folder)")
     model = InceptionResNetV2.from_pretrained(model_dir)
     model.set_metadata(training=named_data(model.training_info or {}, dataset))
     if fp16:  # evaluate exactly the weights that will be shipped

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Weig
 from torchvision.transforms import v2
 
 from fer_model import InceptionResNetV2
-from fer_model.preprocess import eval_transform, train_transform
+from fer_model.preprocess import eval_transform, ten_crop_transform, train_transform
 
 from .config import TrainConfig
 from .data import DataError, FaceDataset, find_splits, load_split
@@ -56,12 +56,17 @@ def build_loaders(
     if missing:
         raise DataError(f"{splits.train}: no images of class(es) {', '.join(missing)}; every label needs examples")
     train_set.transform = train_transform(model.image_size, model.mean, model.std, config.augment)
-    val_set.transform = eval_transform(model.image_size, model.mean, model.std)
+    val_transform = ten_crop_transform if config.tta == "ten-crop" else eval_transform
+    val_set.transform = val_transform(model.image_size, model.mean, model.std)
     common = {"num_workers": config.num_workers, "pin_memory": on_cuda, "persistent_workers": config.num_workers > 0}
     train_loader = DataLoader(
         train_set, config.batch_size, sampler=_train_sampler(config, train_set, rank, world_size), drop_last=True,
         collate_fn=_MixCollate(len(model.labels), config), **common,
     )
+    if len(train_loader) == 0:  # full batches only: fewer images than a batch would train nothing
+        ranks = f" on each of {world_size} ranks" if world_size > 1 else ""
+        raise DataError(f"{splits.train}: {len(train_set)} training images do not fill one batch of --batch-size "
+                        f"{config.batch_size}{ranks} (partial batches are dropped); lower --batch-size")
     val_loader = DataLoader(val_set, config.batch_size * 2, shuffle=False, **common)
     return train_set, val_set, train_loader, val_loader
 

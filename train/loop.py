@@ -102,8 +102,11 @@ def _set_up(config: TrainConfig) -> Setup:
         np.random.seed(config.seed + rank)
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)
+    epochs_dir = config.output_dir / EPOCHS_DIR
+    if not config.resume and (epochs_dir / RESUME_FILE).exists():
+        raise ValueError(f"{config.output_dir}: holds a run already ({epochs_dir / RESUME_FILE}); pass --resume to "
+                         "continue it, or choose another --output-dir")
     if setup.is_main:
-        epochs_dir = config.output_dir / EPOCHS_DIR
         for stale in remove_stale_temp_files(epochs_dir) + remove_stale_temp_files(config.output_dir):
             log.info("removed %s, left by a run killed while writing it", stale)
     return setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ class RunState:
             "run_name": self.run_name,
             "history": self.history,
             "rng": rng,
+            "config": json.dumps(self.model.config),  # to refuse resuming with other settings
         }
 
     def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
@@ -79,6 +81,11 @@ class RunState:
         if bool(self.ema) != ("ema" in state):
             saved = "with" if "ema" in state else "without"
             raise ValueError(f"{path}: saved {saved} --ema-decay; resume {saved} it too")
+        now = json.loads(json.dumps(self.model.config))  # tuples as lists, as saved
+        changed = _changed_settings(json.loads(state["config"]), now) if "config" in state else []
+        if changed:
+            raise ValueError(f"{path}: saved by a run with other settings ({'; '.join(changed)}); resume with that "
+                             "run's flags (only --epochs may change)")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -87,3 +94,16 @@ class RunState:
             self.ema.load_state_dict(state["ema"])
         for name in ("epoch", "global_step", "best_epoch", "best_val_accuracy", "run_name", "history"):
             setattr(self, name, state[name])
+
+
+# A longer run, the same data moved elsewhere, and what each epoch records about itself.
+RESUMABLE_CHANGES = {"epochs", "train_data", "validation_data", "selected_epoch"}
+
+
+def _changed_settings(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """'name: saved -> now' for each model or recipe setting that differs between a checkpoint and this run."""
+    pairs = {key: (saved.get(key), now.get(key)) for key in (saved.keys() | now.keys()) - {"training", "metrics"}}
+    saved_recipe, recipe = saved.get("training") or {}, now.get("training") or {}
+    pairs |= {key: (saved_recipe.get(key), recipe.get(key))
+              for key in (saved_recipe.keys() | recipe.keys()) - RESUMABLE_CHANGES}
+    return [f"{key}: {old} -> {new}" for key, (old, new) in sorted(pairs.items()) if old != new]

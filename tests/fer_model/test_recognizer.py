@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,19 @@ def test_no_model_offline_is_one_clear_error_never_an_untrained_model(monkeypatc
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # read at call time by snapshot_download
     with pytest.raises(ModelLoadError, match=rf"no model given, and the default model {DEFAULT_REPO_ID} .*--model"):
         EmotionRecognizer.from_pretrained(local_files_only=True)
+
+
+def test_an_unreachable_hub_is_said_at_once_instead_of_retried(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    """A mistyped folder reads as a repo id: with no network, one clear error, no Hub request (nor ~30 s of retries)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("no DNS")))
+    requested = []
+    monkeypatch.setattr("huggingface_hub.file_download.get_hf_file_metadata",
+                        lambda *args, **kwargs: requested.append(args) or None)
+    with pytest.raises(ModelLoadError, match=r"space/model: not a model folder here .* the Hub cannot be reached"):
+        EmotionRecognizer.from_pretrained("space/model")
+    assert requested == []
 
 
 def test_given_face_boxes_are_classified_instead_of_detected(recognizer: EmotionRecognizer,

@@ -7,6 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from fer_model import EmotionRecognizer, InceptionResNetV2
 from fer_model.faces import DEFAULT_MARGIN, crop_face
@@ -88,18 +89,20 @@ def test_explain_returns_a_heatmap_over_the_face(shipped: EmotionRecognizer, ast
     assert density_ratio > 1.6, f"heat per pixel on the face is {density_ratio:.2f}x that on the margin"
 
 
-def test_flip_and_ten_crop_tta_average_the_views_of_each_face(astronaut: np.ndarray) -> None:
-    """A face classified with tta='flip' scores the mean of it and its mirror; 'ten-crop' the mean of its ten crops;
-    faces batched together keep their own views."""
+def test_flip_and_ten_crop_tta_average_the_views_logits_as_evaluate_does(astronaut: np.ndarray) -> None:
+    """tta='flip' scores softmax of the mean of a face's and its mirror's logits, as train.evaluate --tta flip does
+    (train/metrics.score); 'ten-crop' the same over its ten crops; faces batched together keep their own views."""
     model = InceptionResNetV2.from_pretrained(SHIPPED_MODEL_DIR)
     single = EmotionRecognizer(model, device="cpu", backend="torch", precision="fp32")
     crops = [astronaut[50:200, 150:300], astronaut[:120, :160]]  # the face and a corner of the image
-    mirrored = [np.ascontiguousarray(crop[:, ::-1]) for crop in crops]
+    batch = torch.stack([single.transform(crop) for crop in crops])
+    with torch.inference_mode():
+        logits = (model(batch) + model(batch.flip(-1))) / 2
     flip = EmotionRecognizer(model, device="cpu", backend="torch", precision="fp32", tta="flip")
-    expected = (single.classify_faces(crops) + single.classify_faces(mirrored)) / 2
-    np.testing.assert_allclose(flip.classify_faces(crops), expected, atol=1e-5)
+    np.testing.assert_allclose(flip.classify_faces(crops), logits.softmax(-1).numpy(), atol=1e-5)
     ten = EmotionRecognizer(model, device="cpu", backend="torch", precision="fp32", tta="ten-crop")
-    per_crop = [single.classifier.probabilities(ten.ten_crop(crop)).numpy().mean(0) for crop in crops]
+    with torch.inference_mode():
+        per_crop = [model(ten.ten_crop(crop)).mean(0).softmax(-1).numpy() for crop in crops]
     np.testing.assert_allclose(ten.classify_faces(crops), np.stack(per_crop), atol=1e-5)
     assert np.abs(ten.classify_faces(crops) - single.classify_faces(crops)).max() > 1e-3  # the views do differ
     assert np.abs(flip.classify_faces(crops) - single.classify_faces(crops)).max() > 1e-3

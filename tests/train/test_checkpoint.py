@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,17 @@ def test_a_kill_between_the_renames_gets_the_previous_folder_back(tiny_model: In
     assert sorted(p.name for p in removed) == [".best.k3x9_a.old.tmp", ".epoch-002.q1w2e3.tmp"]
     assert [p.name for p in tmp_path.iterdir()] == ["best"]
     InceptionResNetV2.from_pretrained(tmp_path / "best")
+
+
+def test_atomic_files_and_folders_get_the_umask_permissions_not_private_ones(tiny_model: InceptionResNetV2,
+                                                                            tmp_path: Path) -> None:
+    """What another user (the server running the app) needs to read an exported model."""
+    previous = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "checkpoint.pt", {"epoch": 1})
+        save_model(tmp_path / "best", tiny_model)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "checkpoint.pt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "best").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "best" / "config.json").stat().st_mode) == 0o644

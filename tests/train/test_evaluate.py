@@ -58,3 +58,27 @@ def test_export_without_data_keeps_the_training_figures_with_the_data_named(tiny
     assert config["metrics"]["accuracy"] == 0.25
     assert (config["metrics"]["dataset"], config["metrics"]["split"]) == ("FER2013", faces.name)
     assert str(tmp_path) not in (tmp_path / "out" / "config.json").read_text()
+
+
+def test_export_never_replaces_a_folder_that_is_not_a_model(tiny_model: InceptionResNetV2, tmp_path: Path) -> None:
+    tiny_model.save_pretrained(tmp_path / "best")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "keep.jpg").write_bytes(b"precious")
+    with pytest.raises(ValueError, match="photos: exists and is not a model folder"):
+        export(tmp_path / "best", tmp_path / "photos")
+    assert (tmp_path / "photos" / "keep.jpg").read_bytes() == b"precious"
+    export(tmp_path / "best", tmp_path / "model")
+    export(tmp_path / "best", tmp_path / "model")  # a model folder is replaced as a whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "model", "photos"]
+
+
+def test_evaluate_writes_a_confusion_png_only_when_asked(tiny_model: InceptionResNetV2, faces: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    tiny_model.save_pretrained(tmp_path / "model")
+    monkeypatch.chdir(tmp_path)
+    assert evaluate_main(["--model", "model", "--data", str(faces), "--json"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    with pytest.raises(SystemExit):
+        evaluate_main(["--model", "model", "--data", str(faces), "--confusion-png", "missing/cm.png"])
+    assert "--confusion-png missing/cm.png: no folder missing" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from tqdm._monitor import TMonitor
 from devtools.synthetic import make_face_folder
 from fer_model import EmotionRecognizer, InceptionResNetV2
 from fer_model.preprocess import Augmentation
+from train.__main__ import main as train_main
 from train.__main__ import parse_args
 from train.checkpoint import load_checkpoint
 from train.config import TrainConfig
@@ -294,3 +295,45 @@ def test_train_returns_with_no_loader_thread_left_running(kaggle_data: Path, tmp
     for thread in left:  # a thread that is already ending (a closed queue's feeder) gets a moment to finish
         thread.join(timeout=10)
     assert [thread.name for thread in left if thread.is_alive()] == []
+
+
+def test_too_few_images_for_one_batch_is_an_error_not_an_empty_run(kaggle_data: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    args = ["--data", str(kaggle_data), "--output-dir", str(tmp_path), "--epochs", "1", *FAST_FLAGS]
+    assert train_main([*args, "--batch-size", "64"]) == 2  # 42 training images; the later flag wins
+    assert "42 training images do not fill one batch of --batch-size 64" in capsys.readouterr().err
+    assert not (tmp_path / "resnet-v2-epochs").exists()
+
+
+def test_a_fresh_run_never_overwrites_a_run_and_resume_keeps_its_settings(trained: Path, kaggle_data: Path,
+                                                                          tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    copy = tmp_path / "run"
+    subprocess.run(["cp", "-r", str(trained), str(copy)], check=True)
+    before = load_checkpoint(copy / "resnet-v2-epochs" / "checkpoint.pt")
+    args = ["--data", str(kaggle_data), "--output-dir", str(copy), "--epochs", "3", *FAST_FLAGS]
+    assert train_main(args) == 2  # forgot --resume
+    error = capsys.readouterr().err
+    assert "holds a run already" in error and "pass --resume to continue it" in error
+    assert train_main([*args, "--resume", "--block-repeats", "2", "1", "1"]) == 2
+    assert "block_repeats: [1, 1, 1] -> [2, 1, 1]" in capsys.readouterr().err
+    assert train_main([*args, "--resume", "--optimizer", "sgd", "--lr", "0.1"]) == 2
+    error = capsys.readouterr().err
+    assert "lr: 0.001 -> 0.1" in error and "optimizer: adam (amsgrad) -> sgd" in error
+    after = load_checkpoint(copy / "resnet-v2-epochs" / "checkpoint.pt")
+    assert after["epoch"] == before["epoch"] and torch.equal(after["model"]["classifier.weight"],
+                                                             before["model"]["classifier.weight"])
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--log-every-steps", "0"], "--log-every-steps 0: expected a value >= 1"),
+    (["--label-smoothing", "5"], "--label-smoothing 5.0: expected a value in [0, 1)"),
+    (["--warmup-epochs", "-1"], "--warmup-epochs -1.0: expected a value in [0, --epochs]"),
+    (["--batch-size", "0"], "--batch-size 0: expected a value >= 1"),
+    (["--scale", "0", "0"], "--scale 0.0 0.0: expected a value of two numbers 0 < LOW <= HIGH"),
+    (["--random-erasing", "2"], "--random-erasing 2.0: expected a value in [0, 1]"),
+])
+def test_bad_values_are_refused_before_any_work_naming_the_flag(flags: list[str], message: str,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    assert train_main(["--data", "faces", *flags]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {message}"
