@@ -119,8 +119,9 @@ def print_result(result: dict[str, Any], as_json: bool) -> None:
     """One JSON line, or a line per image / per video sample."""
     if as_json:
         print(json.dumps(result), flush=True)
-    elif "error" in result:
-        print(f"{result['path']}: {result['error']}")
+    elif "error" in result:  # image errors name their file already
+        error = result["error"]
+        print(error if error.startswith(f"{result['path']}: ") else f"{result['path']}: {error}")
     elif "video" in result:
         for sample in result["video"]["samples"]:
             print(f"{result['path']} @ {sample['time_s']:.2f} s: {summary(sample['faces'], sample['face_detected'])}")

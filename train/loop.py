@@ -108,7 +108,7 @@ def _set_up(config: TrainConfig) -> Setup:
                          "continue it, or choose another --output-dir")
     if setup.is_main:
         for stale in remove_stale_temp_files(epochs_dir) + remove_stale_temp_files(config.output_dir):
-            log.info("removed %s, left by a run killed while writing it", stale)
+            log.info("cleaned up %s, left by a run killed while writing (a replaced folder is put back)", stale)
     return setup
 
 

@@ -200,3 +200,9 @@ def test_a_device_or_precision_this_machine_lacks_is_one_error_line(flags: list[
                                                                      capsys: pytest.CaptureFixture) -> None:
     assert main(["predict", str(astronaut_jpeg), "--model", str(SHIPPED_MODEL), *flags]) == 2
     assert capsys.readouterr().err.strip() == message + ("; use bf16 or fp32" if "fp16" in message else "")
+
+
+def test_a_missing_file_is_named_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    missing = tmp_path / "missing.jpg"
+    assert main(["predict", str(missing), "--model", str(SHIPPED_MODEL)]) == 1
+    assert capsys.readouterr().out == f"{missing}: no such file\n"
