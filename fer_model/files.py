@@ -48,10 +48,13 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     previous = staging.with_name(staging.name.removesuffix(".tmp") + ".old.tmp")
     try:
         yield staging
-        for file in staging.rglob("*"):
-            if file.is_file():
+        for file in staging.rglob("*"):  # writers such as safetensors create 0600 files: give them the umask's mode
+            if file.is_file() and not file.is_symlink():
+                file.chmod(0o666 & ~_umask())
                 with open(file, "rb") as handle:
                     os.fsync(handle.fileno())
+            elif file.is_dir() and not file.is_symlink():
+                file.chmod(0o777 & ~_umask())
         if path.exists():
             path.rename(previous)
         staging.rename(path)

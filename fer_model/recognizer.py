@@ -101,7 +101,7 @@ class EmotionRecognizer:
         backend: str = "auto",
         tta: str = "none",
     ) -> None:
-        """``tta``: test-time views per face, 'none', 'flip' (x2 cost) or 'ten-crop' (x10); probabilities are averaged.
+        """``tta``: test-time views per face, 'none', 'flip' (x2 cost) or 'ten-crop' (x10); their logits are averaged.
 
         Measured on wild-faces photos with the shipped model (benchmarks/photo_crops.py), neither view set beats one
         view; on FER2013 crops flip adds about a point. The app's webcam and the default stay single view.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -98,6 +99,11 @@ class TrainConfig:
                 "--scale": (f"{low} {high}", 0 < low <= high, "of two numbers 0 < LOW <= HIGH"),
                 "--random-erasing": (self.augment.random_erasing, 0 <= self.augment.random_erasing <= 1, "in [0, 1]"),
             }
+        steps = self.stop_after_steps
+        checks["--stop-after-steps"] = (steps, steps is None or steps >= 1, ">= 1")
+        for name, value in vars(self).items():  # inf passes the range checks above (nan fails them)
+            if isinstance(value, float) and not math.isfinite(value):
+                checks["--" + name.replace("_", "-")] = (value, False, "that is a finite number")
         for flag, (value, valid, expected) in checks.items():
             if not valid:
                 raise ValueError(f"{flag} {value}: expected a value {expected}")

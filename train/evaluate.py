@@ -88,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--confusion-png", type=Path, help="also draw the confusion matrix into this PNG file")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = parser.parse_args(argv)
-    if args.confusion_png and not args.confusion_png.parent.is_dir():
-        parser.error(f"--confusion-png {args.confusion_png}: no folder {args.confusion_png.parent}")
+    if args.confusion_png and (not args.confusion_png.parent.is_dir() or args.confusion_png.is_dir()):
+        print(f"error: --confusion-png {args.confusion_png}: expected a file path in an existing folder",
+              file=sys.stderr)
+        return 2
     try:
         model = InceptionResNetV2.from_pretrained(args.model)
         report = evaluate(model, args.data, args.tta, args.batch_size, args.device, args.precision)

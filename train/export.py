@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import json
 import re
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 from fer_model import InceptionResNetV2, ModelLoadError
 from fer_model.files import atomic_folder
 from fer_model.preprocess import TTA_CHOICES
+from fer_model.publish import MODEL_PATTERNS
 
 from .data import DataError
 from .evaluate import evaluate, save_confusion_png
@@ -33,6 +35,14 @@ def named_data(training: dict[str, Any], dataset: str) -> dict[str, Any]:
     """The training recipe with data folders named by ``dataset`` and split: 'FER2013 train (28709 images)'."""
     return {key: f"{dataset} {without_folders(value)}" if key in DATA_KEYS and isinstance(value, str) else value
             for key, value in training.items()}
+
+
+def _is_model_folder(folder: Path) -> bool:
+    """A folder holding only what ``export`` writes (an empty folder counts): safe to replace as a whole."""
+    if not folder.is_dir():
+        return False
+    return all(path.is_file() and not path.is_symlink() and any(fnmatch.fnmatch(path.name, pattern)
+               for pattern in MODEL_PATTERNS) for path in folder.iterdir())
 
 
 def write_history_csv(history_json: Path, path: Path) -> None:
@@ -61,9 +71,10 @@ def export(
 
     Data is recorded by name (``dataset``, and ``split``, by default the evaluated folder's name), not by path.
     """
-    if out.exists() and not (out / "config.json").is_file() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out}: exists and is not a model folder; --out replaces a model folder only, so that a "
-                         "mistyped path never deletes other files (choose a new or empty folder)")
+    if out.is_symlink() or (out.exists() and not _is_model_folder(out)):
+        raise ValueError(f"{out}: exists and is not a model folder (config.json, *.safetensors, README.md, *.png, "
+                         "*.csv and nothing else); --out replaces a model folder only, so that a mistyped path never "
+                         "deletes other files (choose a new or empty folder)")
     model = InceptionResNetV2.from_pretrained(model_dir)
     model.set_metadata(training=named_data(model.training_info or {}, dataset))
     if fp16:  # evaluate exactly the weights that will be shipped

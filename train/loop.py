@@ -69,7 +69,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     model.to(setup.device).to(memory_format=torch.channels_last)
     run = RunState.create(config, model, len(train_loader), fp16=setup.precision == "fp16")
     if config.resume:
-        _resume(run, epochs_dir / RESUME_FILE, setup)
+        _resume(run, epochs_dir / RESUME_FILE, setup, config.epochs)
     net: nn.Module = DistributedDataParallel(model) if setup.world_size > 1 else model
     weights = class_weights(train_set).to(setup.device) if config.class_balance == "loss" else None
     criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
@@ -112,10 +112,13 @@ def _set_up(config: TrainConfig) -> Setup:
     return setup
 
 
-def _resume(run: RunState, path: Path, setup: Setup) -> None:
+def _resume(run: RunState, path: Path, setup: Setup, config_epochs: int) -> None:
     """Continue ``run`` from its checkpoint, each rank with its own RNG stream."""
     state = load_checkpoint(path)
     run.load_state_dict(state, path)
+    if run.epoch >= config_epochs:
+        raise ValueError(f"{path}: the run has done {run.epoch} epochs already; pass --epochs above {run.epoch} to "
+                         "train more")
     set_rng_state(state["rng"][setup.rank] if setup.rank < len(state["rng"]) else state["rng"][0])
     if setup.is_main:
         log.info("resumed from %s at epoch %d (step %d)", path, run.epoch + 1, run.global_step)

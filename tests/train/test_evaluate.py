@@ -64,12 +64,18 @@ def test_export_never_replaces_a_folder_that_is_not_a_model(tiny_model: Inceptio
     tiny_model.save_pretrained(tmp_path / "best")
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "keep.jpg").write_bytes(b"precious")
-    with pytest.raises(ValueError, match="photos: exists and is not a model folder"):
-        export(tmp_path / "best", tmp_path / "photos")
+    (tmp_path / "project").mkdir()  # a config.json alone does not make a model folder
+    (tmp_path / "project" / "config.json").write_text("{}")
+    (tmp_path / "project" / "notes.txt").write_text("precious")
+    (tmp_path / "link").symlink_to(tmp_path / "best")
+    for out in ("photos", "project", "link"):
+        with pytest.raises(ValueError, match=f"{out}: exists and is not a model folder"):
+            export(tmp_path / "best", tmp_path / out)
     assert (tmp_path / "photos" / "keep.jpg").read_bytes() == b"precious"
+    assert (tmp_path / "project" / "notes.txt").read_text() == "precious"
     export(tmp_path / "best", tmp_path / "model")
     export(tmp_path / "best", tmp_path / "model")  # a model folder is replaced as a whole
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "model", "photos"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "link", "model", "photos", "project"]
 
 
 def test_evaluate_writes_a_confusion_png_only_when_asked(tiny_model: InceptionResNetV2, faces: Path, tmp_path: Path,
@@ -79,6 +85,7 @@ def test_evaluate_writes_a_confusion_png_only_when_asked(tiny_model: InceptionRe
     monkeypatch.chdir(tmp_path)
     assert evaluate_main(["--model", "model", "--data", str(faces), "--json"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
-    with pytest.raises(SystemExit):
-        evaluate_main(["--model", "model", "--data", str(faces), "--confusion-png", "missing/cm.png"])
-    assert "--confusion-png missing/cm.png: no folder missing" in capsys.readouterr().err
+    capsys.readouterr()
+    for path in ("missing/cm.png", "model"):
+        assert evaluate_main(["--model", "model", "--data", str(faces), "--confusion-png", path]) == 2
+        assert capsys.readouterr().err == f"error: --confusion-png {path}: expected a file path in an existing folder\n"

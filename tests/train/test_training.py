@@ -317,6 +317,8 @@ def test_a_fresh_run_never_overwrites_a_run_and_resume_keeps_its_settings(traine
     assert "holds a run already" in error and "pass --resume to continue it" in error
     assert train_main([*args, "--resume", "--block-repeats", "2", "1", "1"]) == 2
     assert "block_repeats: [1, 1, 1] -> [2, 1, 1]" in capsys.readouterr().err
+    assert train_main([*args[:-len(FAST_FLAGS) - 2], "--epochs", "2", *FAST_FLAGS, "--resume"]) == 2
+    assert "the run has done 2 epochs already; pass --epochs above 2" in capsys.readouterr().err
     assert train_main([*args, "--resume", "--optimizer", "sgd", "--lr", "0.1"]) == 2
     error = capsys.readouterr().err
     assert "lr: 0.001 -> 0.1" in error and "optimizer: adam (amsgrad) -> sgd" in error
@@ -332,6 +334,8 @@ def test_a_fresh_run_never_overwrites_a_run_and_resume_keeps_its_settings(traine
     (["--batch-size", "0"], "--batch-size 0: expected a value >= 1"),
     (["--scale", "0", "0"], "--scale 0.0 0.0: expected a value of two numbers 0 < LOW <= HIGH"),
     (["--random-erasing", "2"], "--random-erasing 2.0: expected a value in [0, 1]"),
+    (["--lr", "inf"], "--lr inf: expected a value that is a finite number"),
+    (["--stop-after-steps", "0"], "--stop-after-steps 0: expected a value >= 1"),
 ])
 def test_bad_values_are_refused_before_any_work_naming_the_flag(flags: list[str], message: str,
                                                                 capsys: pytest.CaptureFixture) -> None:
