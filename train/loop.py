@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, DistributedSampler
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
@@ -35,7 +36,7 @@ from .checkpoint import (
 )
 from .config import TrainConfig, recipe
 from .distributed import init_distributed, local_device
-from .loaders import build_loaders, class_weights, prefetched
+from .loaders import bn_refresh_loader, build_loaders, class_weights, prefetched
 from .metrics import classification_report, confusion_figure, score
 from .state import RunState
 
@@ -68,6 +69,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     model.set_metadata(training=recipe(config, train_set, val_set))
     model.to(setup.device).to(memory_format=torch.channels_last)
     run = RunState.create(config, model, len(train_loader), fp16=setup.precision == "fp16")
+    bn_loader = bn_refresh_loader(config, train_set, model) if run.ema else None
     if config.resume:
         _resume(run, epochs_dir / RESUME_FILE, setup, config.epochs)
     net: nn.Module = DistributedDataParallel(model) if setup.world_size > 1 else model
@@ -82,6 +84,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if isinstance(train_loader.sampler, DistributedSampler):
             train_loader.sampler.set_epoch(epoch)
         row = train_one_epoch(net, run, criterion, train_loader, config, setup, writer, epoch)
+        if run.ema:
+            refresh_batch_norm(run.ema.module, bn_loader, setup)
         report = validate(run, val_loader, config, setup, row)
         if isinstance(run.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             run.scheduler.step(report["loss"])
@@ -177,6 +181,12 @@ def _step(
         run.scheduler.step()
     run.step_done()
     return logits, loss.item()
+
+
+def refresh_batch_norm(model: nn.Module, loader: DataLoader, setup: Setup) -> None:
+    """Recompute ``model``'s batch-norm running statistics from ``loader``'s images (``update_bn``, as SWA does)."""
+    with autocast(setup.device, setup.precision):
+        update_bn((images.contiguous(memory_format=torch.channels_last) for images, _ in loader), model, setup.device)
 
 
 def validate(

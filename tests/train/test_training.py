@@ -241,6 +241,8 @@ def test_ema_run_saves_the_average_as_the_model_and_resumes_it(kaggle_data: Path
     key = "stem.conv2d_1a.conv.weight"
     assert torch.equal(saved[key], checkpoint["ema"][f"module.{key}"])  # the average is what is saved ...
     assert not torch.equal(saved[key], checkpoint["model"][key])  # ... not the raw weights
+    # with batch-norm statistics recomputed from the training images (6 batches of 8 for 42), not averaged ones
+    assert int(saved["stem.conv2d_1a.bn.num_batches_tracked"]) == 6
     row = json.loads((tmp_path / "history.json").read_text())[0]
     assert {"val_accuracy", "raw_val_accuracy", "raw_val_macro_f1"} <= set(row)
     recipe = InceptionResNetV2.from_pretrained(epochs_dir / "best").training_info
