@@ -109,8 +109,8 @@ class TrainConfig:
                 raise ValueError(f"{flag} {value}: expected a value {expected}")
 
 
-def recipe(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset) -> dict[str, Any]:
-    """The training recipe as it goes into config.json and the model card."""
+def recipe(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, precision: str) -> dict[str, Any]:
+    """The training recipe as it goes into config.json and the model card; ``precision`` as resolved (not 'auto')."""
     return {
         "train_data": f"{train_set.source} ({len(train_set)} images)",
         "validation_data": f"{val_set.source} ({len(val_set)} images)",
@@ -129,6 +129,6 @@ def recipe(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset) ->
         "ema_decay": config.ema_decay,
         "image_size": config.image_size,
         "validation_tta": config.tta,
-        "precision": config.precision,
+        "precision": precision,
         "seed": config.seed,
     }

@@ -66,7 +66,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
                               drop_rate=config.drop_rate)
     train_set, val_set, train_loader, val_loader = build_loaders(
         config, model, setup.rank, setup.world_size, on_cuda=setup.device.type == "cuda")
-    model.set_metadata(training=recipe(config, train_set, val_set))
+    model.set_metadata(training=recipe(config, train_set, val_set, setup.precision))
     model.to(setup.device).to(memory_format=torch.channels_last)
     run = RunState.create(config, model, len(train_loader), fp16=setup.precision == "fp16")
     bn_loader = bn_refresh_loader(config, train_set, model) if run.ema else None

@@ -22,6 +22,7 @@ from tqdm._monitor import TMonitor
 from devtools.synthetic import make_face_folder
 from fer_model import EmotionRecognizer, InceptionResNetV2
 from fer_model.preprocess import Augmentation
+from fer_model.runtime import resolve_precision
 from train.__main__ import main as train_main
 from train.__main__ import parse_args
 from train.checkpoint import load_checkpoint
@@ -327,6 +328,10 @@ def test_a_fresh_run_never_overwrites_a_run_and_resume_keeps_its_settings(traine
     after = load_checkpoint(copy / "resnet-v2-epochs" / "checkpoint.pt")
     assert after["epoch"] == before["epoch"] and torch.equal(after["model"]["classifier.weight"],
                                                              before["model"]["classifier.weight"])
+    used = json.loads(before["config"])["training"]["precision"]  # what --precision auto meant on this CPU
+    assert used == resolve_precision("auto", torch.device("cpu")) and used in {"bf16", "fp32"}
+    assert train_main([*args, "--resume", "--precision", used]) == 0  # naming what auto chose is the same setting
+    assert load_checkpoint(copy / "resnet-v2-epochs" / "checkpoint.pt")["epoch"] == 3
 
 
 @pytest.mark.parametrize(("flags", "message"), [
