@@ -28,7 +28,7 @@ from typing import Any
 
 from gradio_client import Client, handle_file
 
-from devtools.app_server import running_app
+from devtools.app_server import app_client, running_app
 from devtools.synthetic import generate_photos
 
 MAX_RSS_GROWTH_MB = 300.0  # the stated bound: the server may not grow more than this over a run, after warm-up
@@ -101,7 +101,7 @@ class LoadResult:
 
 def new_client(url: str) -> Client:
     """A gradio_client user of the app at ``url``, patient enough for a loaded server (HTTP_TIMEOUT_S)."""
-    return Client(url, verbose=False, httpx_kwargs={"timeout": HTTP_TIMEOUT_S})
+    return app_client(url, httpx_kwargs={"timeout": HTTP_TIMEOUT_S})
 
 
 def run_users(url: str, pid: int, photos: list[Path], result: LoadResult) -> None:

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 240
+
+
+def app_client(url: str, **kwargs: object) -> Client:
+    """A gradio_client for the app at url that downloads results into the temporary folder current when it is called
+    (gradio_client's default, GRADIO_TEMP_DIR or /tmp/gradio, is fixed when it is imported)."""
+    return Client(url, verbose=False, download_files=os.path.join(tempfile.gettempdir(), "gradio"), **kwargs)
 
 
 def free_port() -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,17 @@ from .corpus import Case, build_corpus
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "space" / "model"  # the checkpoint that ships in the repo
 TINY_REPEATS = (1, 1, 1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Temporary files of the tests and their subprocesses (tempfile, torch, Gradio, multiprocessing) go under pytest's
+    own folder, which the "failed" retention policy (pyproject.toml) deletes after a passing run: none stay in /tmp."""
+    path = tmp_path_factory.mktemp("tmp")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(path))
+        patch.setattr(tempfile, "tempdir", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session", autouse=True)

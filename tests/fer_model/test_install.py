@@ -58,7 +58,8 @@ def user(tmp_path: Path, astronaut_jpeg: Path) -> tuple[Path, dict[str, str]]:
     (home / "photos").mkdir(parents=True)
     shutil.copy2(astronaut_jpeg, home / "photos" / "photo.jpg")
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "HF_HUB_OFFLINE": "1",
-           "HF_HUB_CACHE": str(tmp_path / "hub"), "FER_CACHE_DIR": os.environ["FER_CACHE_DIR"]}
+           "HF_HUB_CACHE": str(tmp_path / "hub"), "FER_CACHE_DIR": os.environ["FER_CACHE_DIR"],
+           "TMPDIR": os.environ["TMPDIR"]}
     return home, env
 
 

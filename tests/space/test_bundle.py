@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
-from devtools.app_server import running_app
+from devtools.app_server import app_client, running_app
 from fer_model import EMOTIONS
 
 from ..conftest import SHIPPED_MODEL
@@ -32,10 +32,11 @@ def fer_model_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
-    """What a Space's container has: no FER_MODEL, no PYTHONPATH, no network (the Hub is switched off)."""
+    """What a Space's container has: no FER_MODEL, no PYTHONPATH, no network (the Hub is switched off), its own /tmp."""
     (tmp_path / "home").mkdir(exist_ok=True)
     return {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1",
-            "HF_HUB_CACHE": str(tmp_path / "hub"), "FER_CACHE_DIR": os.environ["FER_CACHE_DIR"]}
+            "HF_HUB_CACHE": str(tmp_path / "hub"), "FER_CACHE_DIR": os.environ["FER_CACHE_DIR"],
+            "TMPDIR": os.environ["TMPDIR"]}
 
 
 def assert_serves_the_trained_model(folder: Path, tmp_path: Path, photo: Path) -> None:
@@ -43,8 +44,7 @@ def assert_serves_the_trained_model(folder: Path, tmp_path: Path, photo: Path) -
     with running_app(None, tmp_path / "app.log", app_dir=folder, env=clean_env(tmp_path)) as app:
         page = httpx.get(app.url + "config", timeout=30).text
         assert "UNTRAINED" not in page and "FER2013" in page
-        _annotated, label, faces, note = Client(app.url, verbose=False).predict(handle_file(str(photo)),
-                                                                               api_name="/predict")
+        _annotated, label, faces, note = app_client(app.url).predict(handle_file(str(photo)), api_name="/predict")
     assert label["label"] == "happy" and "1 face found." in note
     assert faces["face_detected"] and faces["faces"][0]["label"] == "happy"
     assert set(faces["faces"][0]["probabilities"]) == set(EMOTIONS)

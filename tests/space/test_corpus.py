@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from devtools.app_server import running_app
+from devtools.app_server import app_client, running_app
 from fer_model import InceptionResNetV2
 
 from ..corpus import CASES, MODEL_CASES, Case
@@ -19,7 +19,7 @@ GOOD = Path(__file__).resolve().parents[2] / "space" / "examples" / "astronaut-f
 
 @pytest.fixture(scope="module")
 def client(app_url: str) -> Client:
-    return Client(app_url, verbose=False)
+    return app_client(app_url)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.kind)

@@ -16,7 +16,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from devtools.app_server import running_app
+from devtools.app_server import app_client, running_app
 from fer_model import EMOTIONS, Box, EmotionRecognizer, InceptionResNetV2
 from fer_model.faces import crop_face
 
@@ -26,7 +26,7 @@ EXAMPLES = SPACE / "examples"
 
 @pytest.fixture(scope="module")
 def client(app_url: str) -> Client:
-    return Client(app_url, verbose=False)
+    return app_client(app_url)
 
 
 def test_api_names_are_public(client: Client) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
-from devtools.app_server import running_app
+from devtools.app_server import app_client, running_app
 from fer_model import InceptionResNetV2
 
 from .test_server import write_video
@@ -39,7 +39,7 @@ def test_uploads_and_results_are_kept_in_temp_and_deleted(tiny_model: InceptionR
                        np.asarray(Image.open(EXAMPLES / "astronaut.jpg").resize((128, 128))), seconds=1)
     env = {"GRADIO_TEMP_DIR": str(cache), "TMPDIR": str(system_tmp), "FER_CACHE_MAX_AGE_S": "3"}
     with running_app(tmp_path / "model", tmp_path / "app.log", env) as app:
-        client = Client(app.url, verbose=False)
+        client = app_client(app.url)
         client.predict(handle_file(str(photo)), api_name="/predict")
         client.predict(handle_file(str(clip)), api_name="/video")
         assert files_named(cache, photo.name) and files_named(cache, clip.name)  # uploads land in Gradio's cache

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from devtools.app_server import running_app
+from devtools.app_server import app_client, running_app
 from fer_model import InceptionResNetV2
 
 from ..fer_model.test_video import write_clip
@@ -39,7 +39,7 @@ def test_a_killed_clients_video_job_stops_and_the_next_one_runs(tiny_model: Ince
         abandoned.kill()
         abandoned.wait()
         started = time.monotonic()
-        _plot, _video, table = Client(app.url, verbose=False).predict(handle_file(str(short_clip)), api_name="/video")
+        _plot, _video, table = app_client(app.url).predict(handle_file(str(short_clip)), api_name="/video")
         assert len(Path(table).read_text().splitlines()) == 1 + 8  # the next user's 2 s clip: 8 samples
         # Had the abandoned job gone on (112 samples, 14 times the short clip), it would finish well within this:
         window_s = max(30.0, 2 * 14 * (time.monotonic() - started))
@@ -51,4 +51,4 @@ def test_a_killed_clients_video_job_stops_and_the_next_one_runs(tiny_model: Ince
 def test_a_two_pixel_high_video_is_a_clear_error_not_a_missing_file(app_url: str, tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "thin.avi", np.full((2, 2000, 3), 120, np.uint8), frames=8, fourcc="MJPG")
     with pytest.raises(AppError, match=r"thin\.avi: 2000x2 px; a video needs at least 16 px a side"):
-        Client(app_url, verbose=False).predict(handle_file(str(clip)), api_name="/video")
+        app_client(app_url).predict(handle_file(str(clip)), api_name="/video")
