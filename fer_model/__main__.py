@@ -9,6 +9,7 @@ import argparse
 import csv
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -59,6 +60,17 @@ def parse_box(text: str) -> Box:
     if len(values) != 4 or values[2] < 1 or values[3] < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected x,y,width,height in pixels, e.g. 40,30,120,120")
     return Box(*values)
+
+
+def parse_rate(text: str) -> float:
+    """``--samples-per-s``: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected video frames a second as a number above 0, e.g. 4")
+    return value
 
 
 def check_csv_target(path: Path) -> None:
@@ -244,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="the images are face crops already (e.g. FER2013's 48x48): classify each whole")
     faces.add_argument("--box", type=parse_box, action="append", metavar="X,Y,W,H",
                        help="classify this face box instead of detecting faces (repeatable; for every image)")
-    predict.add_argument("--samples-per-s", type=float, default=4.0, help="video frames analysed per second")
+    predict.add_argument("--samples-per-s", type=parse_rate, default=4.0,
+                         help="video frames analysed per second (at most the video's frame rate)")
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per image or video")
     output.add_argument("--csv", type=Path, metavar="FILE", help="write one row per face (per video frame) to FILE")

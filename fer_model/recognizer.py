@@ -211,7 +211,7 @@ class EmotionRecognizer:
 
     def predict_video(self, path: str | os.PathLike, samples_per_s: float = 4.0, max_seconds: float | None = None,
                       max_side_px: int = 640, time_budget_s: float | None = None) -> VideoTimeline:
-        """Emotions over time: ``samples_per_s`` frames a second, each frame's faces found and classified.
+        """Emotions over time: ``samples_per_s`` frames a second (at most every frame), each frame's faces classified.
 
         Raises VideoError for an unreadable video or one longer than ``max_seconds``; frames that do not decode and
         a stop at ``time_budget_s`` are counted and noted in the timeline (``complete`` is then False).

@@ -63,9 +63,10 @@ class VideoReader:
 
     def __init__(self, path: str | Path, samples_per_s: float = 4.0, max_seconds: float | None = None,
                  max_side_px: int = 640) -> None:
-        if not samples_per_s > 0 or not max_side_px >= MIN_VIDEO_SIDE_PX:
-            raise ValueError(f"samples_per_s must be > 0 and max_side_px >= {MIN_VIDEO_SIDE_PX}, "
-                             f"got {samples_per_s!r} and {max_side_px!r}")
+        if not 0 < samples_per_s < math.inf:
+            raise ValueError(f"samples_per_s must be a finite number > 0, got {samples_per_s!r}")
+        if not max_side_px >= MIN_VIDEO_SIDE_PX:
+            raise ValueError(f"max_side_px must be >= {MIN_VIDEO_SIDE_PX}, got {max_side_px!r}")
         self.path = str(path)
         self.capture = cv2.VideoCapture(self.path)
         fps = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
@@ -82,8 +83,9 @@ class VideoReader:
         if max_seconds is not None and self.duration_s > max_seconds:
             self.close()
             raise VideoError(f"{self.path}: {self.duration_s:.0f} s long; the limit is {max_seconds:.0f} s")
-        self.sample_frames = sorted({min(round(k * fps / samples_per_s), frames - 1)
-                                     for k in range(math.ceil(self.duration_s * samples_per_s))})
+        rate = min(samples_per_s, fps)  # sampling faster than the frame rate would only repeat frames
+        self.sample_frames = sorted({min(round(k * fps / rate), frames - 1)
+                                     for k in range(math.ceil(self.duration_s * rate))})
         scale = min(1.0, max_side_px / max(width, height))
         self.size = (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))
         self.unreadable = 0

@@ -116,6 +116,16 @@ def test_a_video_gives_a_timeline_as_json_and_csv(saved_model: Path, astronaut: 
                                                                     "1.5", "1.75"]
 
 
+@pytest.mark.parametrize("rate", ["0", "-4", "inf", "nan", "four"])
+def test_a_sample_rate_that_is_not_a_positive_number_is_refused(saved_model: Path, astronaut_jpeg: Path, rate: str,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(astronaut_jpeg), "--model", str(saved_model), "--samples-per-s", rate])
+    printed = capsys.readouterr()
+    assert stop.value.code == 2 and printed.out == ""
+    assert f"--samples-per-s: {rate!r}: expected video frames a second as a number above 0" in printed.err
+
+
 def test_csv_into_a_missing_folder_is_refused_before_any_work(saved_model: Path, astronaut_jpeg: Path,
                                                                tmp_path: Path) -> None:
     result = run_cli("predict", str(astronaut_jpeg), "--model", str(tmp_path / "no-such-model"),

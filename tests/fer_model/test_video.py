@@ -39,6 +39,16 @@ def test_timeline_samples_four_times_a_second(recognizer: EmotionRecognizer, ast
     assert timeline.to_dict()["samples"][3]["time_s"] == 0.75
 
 
+def test_a_rate_above_the_frame_rate_reads_every_frame_once(recognizer: EmotionRecognizer, tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "clip.webm", np.full((64, 64, 3), 90, np.uint8), frames=12)  # 1.5 s at 8 fps
+    timeline = recognizer.predict_video(clip, samples_per_s=1e12)  # would plan 1.5e12 samples unclamped
+    assert timeline.planned == 12 and [sample.frame for sample in timeline.samples] == list(range(12))
+    assert timeline.samples[-1].time_s == 1.375
+    for rate in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=rf"samples_per_s must be a finite number > 0, got {rate}"):
+            recognizer.predict_video(clip, samples_per_s=rate)
+
+
 def test_a_corrupt_middle_is_counted_and_the_rest_is_read(recognizer: EmotionRecognizer, astronaut: np.ndarray,
                                                           tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "clip.webm", astronaut[:256, 64:320], frames=32)
