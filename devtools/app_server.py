@@ -22,9 +22,10 @@ START_TIMEOUT_S = 240
 
 
 def app_client(url: str, **kwargs: object) -> Client:
-    """A gradio_client for the app at url that downloads results into the temporary folder current when it is called
-    (gradio_client's default, GRADIO_TEMP_DIR or /tmp/gradio, is fixed when it is imported)."""
-    return Client(url, verbose=False, download_files=os.path.join(tempfile.gettempdir(), "gradio"), **kwargs)
+    """A gradio_client for the app at url whose downloads go where gradio_client's default (GRADIO_TEMP_DIR, else the
+    temporary folder's gradio/) points when it is called: gradio_client fixes that default when it is imported."""
+    downloads = os.environ.get("GRADIO_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "gradio")
+    return Client(url, verbose=False, download_files=downloads, **kwargs)
 
 
 def free_port() -> int:

@@ -69,7 +69,7 @@ def parse_rate(text: str) -> float:
     except ValueError:
         value = math.nan
     if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected video frames a second as a number above 0, e.g. 4")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected video frames a second as a finite number above 0, e.g. 4")
     return value
 
 

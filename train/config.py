@@ -96,7 +96,7 @@ class TrainConfig:
             low, high = self.augment.scale
             checks |= {
                 "--rotation-deg": (self.augment.rotation_deg, 0 <= self.augment.rotation_deg <= 180, "in [0, 180]"),
-                "--scale": (f"{low} {high}", 0 < low <= high < math.inf, "of two finite numbers 0 < LOW <= HIGH"),
+                "--scale": (f"{low} {high}", 0.1 <= low <= high <= 10, "of two numbers 0.1 <= LOW <= HIGH <= 10"),
                 "--random-erasing": (self.augment.random_erasing, 0 <= self.augment.random_erasing <= 1, "in [0, 1]"),
             }
         steps = self.stop_after_steps

@@ -123,7 +123,7 @@ def test_a_sample_rate_that_is_not_a_positive_number_is_refused(saved_model: Pat
         main(["predict", str(astronaut_jpeg), "--model", str(saved_model), "--samples-per-s", rate])
     printed = capsys.readouterr()
     assert stop.value.code == 2 and printed.out == ""
-    assert f"--samples-per-s: {rate!r}: expected video frames a second as a number above 0" in printed.err
+    assert f"--samples-per-s: {rate!r}: expected video frames a second as a finite number above 0" in printed.err
 
 
 def test_csv_into_a_missing_folder_is_refused_before_any_work(saved_model: Path, astronaut_jpeg: Path,
