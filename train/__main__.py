@@ -67,7 +67,9 @@ def _as_field(value: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """Run training; data errors print one clear line and exit 2, a failed write (disk full) exits 1."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    for name in ("train", "fer_model"):  # our progress; libraries only warn (the Hub's saves named staging folders)
+        logging.getLogger(name).setLevel(logging.INFO)
     try:
         summary = train(parse_args(argv))
     except (DataError, FileNotFoundError, ValueError) as error:

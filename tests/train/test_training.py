@@ -78,6 +78,7 @@ def test_resume_continues_at_next_epoch_with_identical_optimizer_state(trained: 
                         "--resume", *FAST_FLAGS)
     assert result.returncode == 0, result.stderr
     assert "resumed from" in result.stderr and "at epoch 3" in result.stderr
+    assert "INFO epoch 3: train loss" in result.stderr and ".tmp" not in result.stderr  # no staging folder named
     history = json.loads((copy / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3]
     assert history[2]["global_step"] == 15
