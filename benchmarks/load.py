@@ -165,6 +165,10 @@ def main() -> int:
     parser.add_argument("--app-log", type=Path, default=Path("output/load-app.log"), help="the app's output")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
+    if not 0 < args.seconds < math.inf:
+        parser.error(f"--seconds {args.seconds}: expected a finite number above 0")
+    if args.users < 1 or args.photos < 1:
+        parser.error(f"--users {args.users} --photos {args.photos}: expected at least 1 of each")
     if any("=" not in item for item in args.env):
         parser.error(f"--env: expected NAME=VALUE, got {[item for item in args.env if '=' not in item]}")
     env = dict(item.split("=", 1) for item in args.env)

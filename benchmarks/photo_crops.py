@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--json", type=Path, help="also write the results as a JSON list here")
     args = parser.parse_args()
+    if not all(0 <= margin <= 1 for margin in args.margins):
+        parser.error(f"--margins {args.margins}: expected each in [0, 1] (the share of the box's side added per side)")
 
     recognizer = EmotionRecognizer.from_pretrained(args.model, backend=args.backend, device="cpu")
     with_tta = {tta: EmotionRecognizer(recognizer.model, recognizer.detector, "cpu", backend=args.backend, tta=tta)
