@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .train.conftest import run_module
 
 
 @pytest.mark.parametrize(("command", "message"), [
@@ -19,7 +14,6 @@ ROOT = Path(__file__).resolve().parents[1]
     (["benchmarks.photo_crops", "--margins", "0.1", "inf"], "--margins [0.1, inf]: expected each in [0, 1]"),
 ])
 def test_bad_values_are_one_error_line(command: list[str], message: str) -> None:
-    result = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = run_module(*command, timeout=120)
     assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
     assert message in result.stderr.splitlines()[-1]
