@@ -85,14 +85,21 @@ def _training_text(training: dict[str, Any] | None) -> str:
     return "\n".join(f"- {key}: {value}" for key, value in training.items())
 
 
+def tta_name(metrics: dict[str, Any]) -> str | None:
+    """The test-time augmentation the metrics were measured with, or None for one view ('none' or not recorded)."""
+    tta = metrics.get("tta")
+    return None if tta in (None, "none") else str(tta)
+
+
 def _metrics_text(metrics: dict[str, Any] | None, labels: list[str]) -> str:
     """Markdown for the evaluation section: headline figures and a per-class table."""
     if not metrics:
         return "No evaluation yet."
+    views = tta_name(metrics)
     lines = [
         f"On {metrics.get('dataset', 'the validation set')} {metrics.get('split', '')} "
         f"({metrics.get('num_images', '?')} images"
-        f"{', ' + metrics['tta'] + ' test-time augmentation' if metrics.get('tta') else ''}):",
+        f"{', ' + views + ' test-time augmentation' if views else ', single view'}):",
         "",
         f"- accuracy: **{metrics['accuracy']:.4f}**",
         f"- macro-F1: **{metrics['macro_f1']:.4f}**",
@@ -139,7 +146,8 @@ def add_hub_metadata(card_data: ModelCardData, config: dict[str, Any]) -> None:
         "dataset_type": DATASET_ID, "dataset_name": metrics.get("dataset") or "FER2013",
         "dataset_split": metrics.get("split") or "validation",
     }
-    tta = f" ({metrics['tta']} test-time augmentation)" if metrics.get("tta") not in (None, "none") else ""
+    views = tta_name(metrics)
+    tta = f" ({views} test-time augmentation)" if views else ""
     card_data.model_name = MODEL_NAME
     card_data.eval_results = [
         EvalResult(**evaluated, metric_type="accuracy", metric_value=round(metrics["accuracy"], 4),

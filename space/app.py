@@ -36,6 +36,7 @@ from PIL import Image
 
 from fer_model import EmotionRecognizer, ImageError, ModelLoadError, Prediction, load_image
 from fer_model.annotate import COLOURS, draw_prediction
+from fer_model.card import tta_name
 from fer_model.faces import crop_face
 from fer_model.gradcam import grad_cam, overlay
 from fer_model.recognizer import resolve_model
@@ -162,7 +163,8 @@ def model_info(recognizer: EmotionRecognizer, card_url: str | None) -> str:
         lines.append(f"- Trained on: {without_paths(str(training.get('train_data', '?')))}, "
                      f"{training.get('epochs', '?')} epochs.")
     if metrics:
-        tta = f", with {metrics['tta']} test-time augmentation (this page uses one view)" if metrics.get("tta") else ""
+        views = tta_name(metrics)
+        tta = f", with {views} test-time augmentation (this page uses one view)" if views else ""
         recall = {label: scores["recall"] for label, scores in metrics.get("per_class", {}).items()}
         ranked = sorted(recall, key=recall.get, reverse=True)
         lines.append(

@@ -66,6 +66,17 @@ def test_model_card_describes_the_model(tiny_model: InceptionResNetV2, tmp_path:
     trained.save_pretrained(tmp_path / "t")
     card = (tmp_path / "t" / "README.md").read_text()
     assert "accuracy: **0.6600**" in card and "- epochs: 20" in card and "| happy | 0.000 | 0.000 | 0.900 |" in card
+    assert "(3589 images, single view)" in card and "test-time augmentation" not in card
+
+
+@pytest.mark.parametrize(("tta", "phrase"), [("none", "(3589 images, single view)"),
+                                             ("flip", "(3589 images, flip test-time augmentation)")])
+def test_model_card_names_the_views_the_metrics_used(tta: str, phrase: str, tmp_path: Path) -> None:
+    metrics = {"accuracy": 0.66, "macro_f1": 0.6, "num_images": 3589, "tta": tta}
+    InceptionResNetV2(block_repeats=(1, 1, 1), metrics=metrics).save_pretrained(tmp_path / "m")
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert phrase in card and "none test-time" not in card
+    assert ("name: Accuracy (flip test-time augmentation)" in card) == (tta == "flip")
 
 
 def test_from_pretrained_resolves_a_repo_id_from_the_offline_cache(tiny_model: InceptionResNetV2,

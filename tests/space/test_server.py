@@ -164,6 +164,10 @@ def test_model_panel_gives_accuracy_meaning_and_limits_without_machine_paths(app
     assert "Best at surprise (78%) and sad (70%), worst at disgust (38%) and angry (30%)" in text
     assert "Not for decisions about people" in text and "48 x 48 grayscale" in text
     assert "[Model card](https://huggingface.co/org/fer)" in text
+    model.set_metadata(metrics={**model.metrics, "tta": "none"})
+    single = app_module.model_info(EmotionRecognizer(model, backend="torch"), None)
+    assert "**66.7%** of 3589 validation faces (fer2013/validation) labelled correctly; macro-F1 0.632" in single
+    assert "test-time augmentation" not in single
 
 
 def test_model_card_link_points_at_the_hub_or_the_spaces_files(app_module, monkeypatch: pytest.MonkeyPatch,
