@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -46,7 +47,8 @@ def test_shipped_model_metadata_names_the_data_not_machine_paths() -> None:
     config = json.loads((SHIPPED_MODEL_DIR / "config.json").read_text())
     card = (SHIPPED_MODEL_DIR / "README.md").read_text()
     assert (config["metrics"]["dataset"], config["metrics"]["split"]) == ("FER2013", "PublicTest")
-    assert config["training"]["train_data"].startswith("FER2013 Training")
+    assert re.fullmatch(r"FER2013 [\w ]+ \(28709 images\)", config["training"]["train_data"])
+    assert re.fullmatch(r"FER2013 [\w ,]+ \(3589 images\)", config["training"]["validation_data"])
     assert "/" not in json.dumps({key: config["training"][key] for key in ("train_data", "validation_data")})
     assert "shared/data" not in json.dumps(config) + card and "../" not in json.dumps(config) + card
     header = card.split("---")[1]
