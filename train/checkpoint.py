@@ -12,9 +12,11 @@ import torch
 
 from fer_model import InceptionResNetV2
 from fer_model.files import atomic_folder, atomic_write
+from fer_model.model import ModelLoadError
 
 EPOCHS_DIR = "resnet-v2-epochs"
 RESUME_FILE = "checkpoint.pt"
+ARCHITECTURE_KEYS = ("labels", "block_repeats", "in_chans", "mean", "std")  # what --init-from's model must share
 BEST_DIR = "best"  # beside epoch-NNN/: save_pretrained folders of the validated (EMA, when on) weights
 
 
@@ -27,6 +29,23 @@ def save_model(path: Path, model: InceptionResNetV2) -> None:
     """``model.save_pretrained(path)``, atomically: a whole folder (config.json, safetensors, card) or the old one."""
     with atomic_folder(path) as staging:
         model.save_pretrained(staging)
+
+
+def load_initial_weights(model: InceptionResNetV2, source: str) -> None:
+    """Copy the weights of a saved model (folder or Hub repo id) into ``model`` to fine-tune it (``--init-from``).
+
+    Raises ValueError naming the source when it cannot be loaded or is another network (labels, blocks, input).
+    """
+    try:
+        start = InceptionResNetV2.from_pretrained(source)
+    except ModelLoadError as error:
+        raise ValueError(f"--init-from {error}") from error
+    saved, now = json.loads(json.dumps(start.config)), json.loads(json.dumps(model.config))  # tuples as lists
+    differ = [f"{key} {saved.get(key)} there, {now.get(key)} here" for key in ARCHITECTURE_KEYS
+              if saved.get(key) != now.get(key)]
+    if differ:
+        raise ValueError(f"--init-from {source}: another network than this run's ({'; '.join(differ)})")
+    model.load_state_dict(start.state_dict())
 
 
 def rng_state() -> dict[str, Any]:

@@ -49,6 +49,9 @@ class TrainConfig:
     block_repeats: tuple[int, int, int] = field(default=RELEASED_BLOCK_REPEATS, metadata=_help(
         "Block35/Block17/Block8 repeats: 10 20 10 released, 5 10 5 paper figure 15"))
     drop_rate: float = 0.2
+    init_from: str | None = field(default=None, metadata=_help(
+        "start from the weights of this save_pretrained folder or Hub repo id (fine-tuning) instead of random ones; "
+        "its labels and block repeats must match this run's"))
     augment: Augmentation | None = field(default=Augmentation(), metadata=_help(
         "the augmentation flags below; --augment none = Resize/ToTensor/Normalize only (the reference)"))
     mixup_alpha: float = field(default=0.0, metadata=_help(
@@ -128,6 +131,7 @@ def recipe(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, pr
         "mix_prob": config.mix_prob,
         "ema_decay": config.ema_decay,
         "image_size": config.image_size,
+        **({"init_from": config.init_from} if config.init_from else {}),
         "validation_tta": config.tta,
         "precision": precision,
         "seed": config.seed,
