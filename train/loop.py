@@ -65,11 +65,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     epochs_dir = config.output_dir / EPOCHS_DIR
     model = InceptionResNetV2(image_size=config.image_size, block_repeats=config.block_repeats,
                               drop_rate=config.drop_rate)
+    if config.init_from and not config.resume:  # a resumed run has its own weights in the checkpoint
+        load_initial_weights(model, config.init_from)
     train_set, val_set, train_loader, val_loader = build_loaders(
         config, model, setup.rank, setup.world_size, on_cuda=setup.device.type == "cuda")
     model.set_metadata(training=recipe(config, train_set, val_set, setup.precision))
-    if config.init_from and not config.resume:  # a resumed run has its own weights in the checkpoint
-        load_initial_weights(model, config.init_from)
     model.to(setup.device).to(memory_format=torch.channels_last)
     run = RunState.create(config, model, len(train_loader), fp16=setup.precision == "fp16")
     bn_loader = bn_refresh_loader(config, train_set, model) if run.ema else None

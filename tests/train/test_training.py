@@ -351,3 +351,38 @@ def test_bad_values_are_refused_before_any_work_naming_the_flag(flags: list[str]
                                                                 capsys: pytest.CaptureFixture) -> None:
     assert train_main(["--data", "faces", *flags]) == 2
     assert capsys.readouterr().err.strip() == f"error: {message}"
+
+
+def test_init_from_starts_at_the_saved_weights_and_records_the_source(trained: Path, kaggle_data: Path,
+                                                                       tmp_path: Path) -> None:
+    source = trained / "resnet-v2-epochs" / "best"
+    start = InceptionResNetV2.from_pretrained(source).state_dict()
+    args = ["--data", str(kaggle_data), "--output-dir", str(tmp_path), "--epochs", "1", "--stop-after-steps", "1",
+            "--lr", "1e-9", *FAST_FLAGS]  # one step of Adam at 1e-9 moves each weight by about 1e-9
+    assert train_main([*args, "--init-from", str(source)]) == 0
+    tuned = InceptionResNetV2.from_pretrained(tmp_path / "resnet-v2-epochs" / "epoch-001")
+    assert tuned.training_info["init_from"] == str(source)
+    for name in ("classifier.weight", "stem.conv2d_1a.conv.weight", "conv2d_7b.conv.weight"):
+        assert torch.allclose(tuned.state_dict()[name], start[name], atol=1e-6), name
+
+
+def test_init_from_refuses_a_missing_folder_or_another_network_before_any_work(trained: Path, kaggle_data: Path,
+                                                                              tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture) -> None:
+    other_labels = tmp_path / "three-classes"
+    InceptionResNetV2(num_classes=3, image_size=75, block_repeats=(1, 1, 1)).save_pretrained(other_labels)
+    source = trained / "resnet-v2-epochs" / "best"
+    cases = [
+        (tmp_path / "nowhere", [], "--init-from {0}: not a model folder here"),
+        (source, ["--block-repeats", "2", "1", "1"], "--init-from {0}: another network than this run's "
+                                                     "(block_repeats [1, 1, 1] there, [2, 1, 1] here)"),
+        (other_labels, [], "--init-from {0}: another network than this run's (labels ['class_0', 'class_1', "
+                           "'class_2'] there, ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise'] "
+                           "here)"),
+    ]
+    for init, flags, message in cases:
+        out = tmp_path / "run"
+        assert train_main(["--data", str(kaggle_data), "--output-dir", str(out), "--epochs", "1", *FAST_FLAGS,
+                           *flags, "--init-from", str(init)]) == 2
+        assert message.format(init) in capsys.readouterr().err
+        assert not (out / "resnet-v2-epochs").exists()
