@@ -131,8 +131,14 @@ def recipe(config: TrainConfig, train_set: FaceDataset, val_set: FaceDataset, pr
         "mix_prob": config.mix_prob,
         "ema_decay": config.ema_decay,
         "image_size": config.image_size,
-        **({"init_from": config.init_from} if config.init_from else {}),
+        **({"init_from": _source(config.init_from)} if config.init_from else {}),
         "validation_tta": config.tta,
         "precision": precision,
         "seed": config.seed,
     }
+
+
+def _source(init_from: str) -> str:
+    """``--init-from`` as recorded: a local folder as its absolute path (``train.export`` keeps only its name), else
+    the Hub repo id."""
+    return str(Path(init_from).resolve()) if os.path.isdir(init_from) else init_from

@@ -7,6 +7,7 @@ import argparse
 import csv
 import fnmatch
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -31,10 +32,15 @@ def without_folders(text: str) -> str:
     return re.sub(r"\S*[/\\](\S+)", r"\1", text)
 
 
-def named_data(training: dict[str, Any], dataset: str) -> dict[str, Any]:
-    """The training recipe with data folders named by ``dataset`` and split: 'FER2013 train (28709 images)'."""
-    return {key: f"{dataset} {without_folders(value)}" if key in DATA_KEYS and isinstance(value, str) else value
-            for key, value in training.items()}
+def named_data(training: dict[str, Any], dataset: str, init_name: str | None = None) -> dict[str, Any]:
+    """The training recipe with data folders named by ``dataset`` and split: 'FER2013 train (28709 images)', and the
+    model it started from (``--init-from``) by ``init_name``, else its folder's name or its Hub repo id."""
+    named = {key: f"{dataset} {without_folders(value)}" if key in DATA_KEYS and isinstance(value, str) else value
+             for key, value in training.items()}
+    source = named.get("init_from")
+    if isinstance(source, str):
+        named["init_from"] = init_name or (without_folders(source) if os.path.isabs(source) else source)
+    return named
 
 
 def _is_model_folder(folder: Path) -> bool:
@@ -64,6 +70,7 @@ def export(
     push: str | None = None,
     dataset: str = "FER2013",
     split: str | None = None,
+    init_name: str | None = None,
     device: str = "auto",
     precision: str = "auto",
 ) -> dict[str, Any]:
@@ -76,7 +83,7 @@ def export(
                          "*.csv and nothing else); --out replaces a model folder only, so that a mistyped path never "
                          "deletes other files (choose a new or empty folder)")
     model = InceptionResNetV2.from_pretrained(model_dir)
-    model.set_metadata(training=named_data(model.training_info or {}, dataset))
+    model.set_metadata(training=named_data(model.training_info or {}, dataset, init_name))
     if fp16:  # evaluate exactly the weights that will be shipped
         model.half().float()
     with atomic_folder(out) as staging:
@@ -108,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push", metavar="REPO_ID", help="also push the folder to the Hugging Face Hub")
     parser.add_argument("--dataset", default="FER2013", help="the dataset's name, for the card (no paths are kept)")
     parser.add_argument("--split", help="the evaluated split's name (default: the --data folder's name)")
+    parser.add_argument("--init-name", help="how the card names the model the run started from (python -m train "
+                        "--init-from); default: its folder's name, or its Hub repo id")
     args = parser.parse_args(argv)
     try:
         config = export(args.model, args.out, args.data, args.tta, args.fp16, args.history, args.push,
-                        args.dataset, args.split, args.device, args.precision)
+                        args.dataset, args.split, args.init_name, args.device, args.precision)
     except (ModelLoadError, DataError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -89,3 +89,19 @@ def test_evaluate_writes_a_confusion_png_only_when_asked(tiny_model: InceptionRe
     for path in ("missing/cm.png", "model"):
         assert evaluate_main(["--model", "model", "--data", str(faces), "--confusion-png", path]) == 2
         assert capsys.readouterr().err == f"error: --confusion-png {path}: expected a file path in an existing folder\n"
+
+
+@pytest.mark.parametrize(("init_from", "init_name", "card_says"), [
+    ("{tmp}/runs/v1/best", None, "best"),  # a local folder as training recorded it: its name, not the machine's path
+    ("someone/fer-model", None, "someone/fer-model"),  # a Hub repo id is kept whole
+    ("{tmp}/runs/v1/best", "fer_model v1 (18 epochs)", "fer_model v1 (18 epochs)"),
+])
+def test_export_names_the_model_a_run_started_from_without_its_path(tiny_model: InceptionResNetV2, tmp_path: Path,
+                                                                   init_from: str, init_name: str | None,
+                                                                   card_says: str) -> None:
+    tiny_model.set_metadata(training={"epochs": 1, "init_from": init_from.format(tmp=tmp_path)})
+    tiny_model.save_pretrained(tmp_path / "best")
+    config = export(tmp_path / "best", tmp_path / "out", init_name=init_name)
+    assert config["training"]["init_from"] == card_says
+    assert f"- init_from: {card_says}\n" in (tmp_path / "out" / "README.md").read_text()
+    assert str(tmp_path) not in (tmp_path / "out" / "config.json").read_text()

@@ -354,14 +354,16 @@ def test_bad_values_are_refused_before_any_work_naming_the_flag(flags: list[str]
 
 
 def test_init_from_starts_at_the_saved_weights_and_records_the_source(trained: Path, kaggle_data: Path,
-                                                                       tmp_path: Path) -> None:
+                                                                       tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     source = trained / "resnet-v2-epochs" / "best"
     start = InceptionResNetV2.from_pretrained(source).state_dict()
     args = ["--data", str(kaggle_data), "--output-dir", str(tmp_path), "--epochs", "1", "--stop-after-steps", "1",
             "--lr", "1e-9", *FAST_FLAGS]  # one step of Adam at 1e-9 moves each weight by about 1e-9
-    assert train_main([*args, "--init-from", str(source)]) == 0
+    monkeypatch.chdir(source.parent)
+    assert train_main([*args, "--init-from", "best"]) == 0
     tuned = InceptionResNetV2.from_pretrained(tmp_path / "resnet-v2-epochs" / "epoch-001")
-    assert tuned.training_info["init_from"] == str(source)
+    assert tuned.training_info["init_from"] == str(source.resolve())  # a folder as its absolute path, Hub id as is
     for name in ("classifier.weight", "stem.conv2d_1a.conv.weight", "conv2d_7b.conv.weight"):
         assert torch.allclose(tuned.state_dict()[name], start[name], atol=1e-6), name
 
