@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from fer_model import InceptionResNetV2
 from fer_model.files import atomic_folder, atomic_write
 from fer_model.model import ModelLoadError
 
+log = logging.getLogger(__name__)
 EPOCHS_DIR = "resnet-v2-epochs"
 RESUME_FILE = "checkpoint.pt"
 ARCHITECTURE_KEYS = ("labels", "block_repeats", "in_chans", "mean", "std")  # what --init-from's model must share
@@ -36,6 +38,13 @@ def load_initial_weights(model: InceptionResNetV2, source: str) -> None:
 
     Raises ValueError naming the source when it cannot be loaded or is another network (labels, blocks, input).
     """
+    folder = Path(source)
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        raise ValueError(f"--init-from {source}: no config.json there; expected a save_pretrained folder such as a "
+                         "run's resnet-v2-epochs/best")
+    if not folder.is_dir() and (folder.exists() or folder.is_absolute() or source.startswith((".", "~"))):
+        problem = "a file, not a folder" if folder.exists() else "no such folder"
+        raise ValueError(f"--init-from {source}: {problem}; expected a save_pretrained folder or a Hub repo id")
     try:
         start = InceptionResNetV2.from_pretrained(source)
     except ModelLoadError as error:
@@ -46,6 +55,10 @@ def load_initial_weights(model: InceptionResNetV2, source: str) -> None:
     if differ:
         raise ValueError(f"--init-from {source}: another network than this run's ({'; '.join(differ)})")
     model.load_state_dict(start.state_dict())
+    log.info("starting from the weights of %s", source)
+    if start.image_size != model.image_size:  # allowed (fine-tuning at another size), but usually a forgotten flag
+        log.warning("--init-from %s was trained at %d px; this run trains at %d px (pass --image-size %d to keep it)",
+                    source, start.image_size, model.image_size, start.image_size)
 
 
 def rng_state() -> dict[str, Any]:

@@ -51,7 +51,8 @@ class TrainConfig:
     drop_rate: float = 0.2
     init_from: str | None = field(default=None, metadata=_help(
         "start from the weights of this save_pretrained folder or Hub repo id (fine-tuning) instead of random ones; "
-        "its labels and block repeats must match this run's"))
+        "its labels, block repeats, input channels and normalisation must match this run's; --resume needs the same "
+        "--init-from"))
     augment: Augmentation | None = field(default=Augmentation(), metadata=_help(
         "the augmentation flags below; --augment none = Resize/ToTensor/Normalize only (the reference)"))
     mixup_alpha: float = field(default=0.0, metadata=_help(
@@ -102,6 +103,9 @@ class TrainConfig:
                 "--scale": (f"{low} {high}", 0.1 <= low <= high <= 10, "of two numbers 0.1 <= LOW <= HIGH <= 10"),
                 "--random-erasing": (self.augment.random_erasing, 0 <= self.augment.random_erasing <= 1, "in [0, 1]"),
             }
+        source = self.init_from
+        checks["--init-from"] = (repr(source), source is None or bool(source.strip()),
+                                 "naming a save_pretrained folder or a Hub repo id")
         steps = self.stop_after_steps
         checks["--stop-after-steps"] = (steps, steps is None or steps >= 1, ">= 1")
         for name, value in vars(self).items():  # inf passes the range checks above (nan fails them)

@@ -38,8 +38,11 @@ def named_data(training: dict[str, Any], dataset: str, init_name: str | None = N
     named = {key: f"{dataset} {without_folders(value)}" if key in DATA_KEYS and isinstance(value, str) else value
              for key, value in training.items()}
     source = named.get("init_from")
+    if init_name and not isinstance(source, str):
+        raise ValueError(f"--init-name {init_name!r}: this run did not start from another model (no --init-from in "
+                         "its recipe)")
     if isinstance(source, str):
-        named["init_from"] = init_name or (without_folders(source) if os.path.isabs(source) else source)
+        named["init_from"] = init_name or (Path(source).name if os.path.isabs(source) else source)
     return named
 
 

@@ -93,6 +93,7 @@ def test_evaluate_writes_a_confusion_png_only_when_asked(tiny_model: InceptionRe
 
 @pytest.mark.parametrize(("init_from", "init_name", "card_says"), [
     ("{tmp}/runs/v1/best", None, "best"),  # a local folder as training recorded it: its name, not the machine's path
+    ("{tmp}/alice smith/runs v2/best", None, "best"),
     ("someone/fer-model", None, "someone/fer-model"),  # a Hub repo id is kept whole
     ("{tmp}/runs/v1/best", "fer_model v1 (18 epochs)", "fer_model v1 (18 epochs)"),
 ])
@@ -105,3 +106,12 @@ def test_export_names_the_model_a_run_started_from_without_its_path(tiny_model: 
     assert config["training"]["init_from"] == card_says
     assert f"- init_from: {card_says}\n" in (tmp_path / "out" / "README.md").read_text()
     assert str(tmp_path) not in (tmp_path / "out" / "config.json").read_text()
+
+
+def test_export_refuses_init_name_for_a_run_that_started_from_random_weights(tiny_model: InceptionResNetV2,
+                                                                            tmp_path: Path) -> None:
+    tiny_model.set_metadata(training={"epochs": 1})
+    tiny_model.save_pretrained(tmp_path / "best")
+    with pytest.raises(ValueError, match=r"--init-name 'v1': this run did not start from another model"):
+        export(tmp_path / "best", tmp_path / "out", init_name="v1")
+    assert not (tmp_path / "out").exists()

@@ -25,7 +25,7 @@ from fer_model.preprocess import Augmentation
 from fer_model.runtime import resolve_precision
 from train.__main__ import main as train_main
 from train.__main__ import parse_args
-from train.checkpoint import load_checkpoint
+from train.checkpoint import load_checkpoint, load_initial_weights
 from train.config import TrainConfig
 from train.loaders import _MixCollate
 from train.loop import train
@@ -346,6 +346,7 @@ def test_a_fresh_run_never_overwrites_a_run_and_resume_keeps_its_settings(traine
     (["--random-erasing", "2"], "--random-erasing 2.0: expected a value in [0, 1]"),
     (["--lr", "inf"], "--lr inf: expected a value that is a finite number"),
     (["--stop-after-steps", "0"], "--stop-after-steps 0: expected a value >= 1"),
+    (["--init-from", ""], "--init-from '': expected a value naming a save_pretrained folder or a Hub repo id"),
 ])
 def test_bad_values_are_refused_before_any_work_naming_the_flag(flags: list[str], message: str,
                                                                 capsys: pytest.CaptureFixture) -> None:
@@ -375,7 +376,11 @@ def test_init_from_refuses_a_missing_folder_or_another_network_before_any_work(t
     InceptionResNetV2(num_classes=3, image_size=75, block_repeats=(1, 1, 1)).save_pretrained(other_labels)
     source = trained / "resnet-v2-epochs" / "best"
     cases = [
-        (tmp_path / "nowhere", [], "--init-from {0}: not a model folder here"),
+        (tmp_path / "nowhere", [], "--init-from {0}: no such folder; expected a save_pretrained folder or a Hub "
+                                   "repo id"),
+        (source / "config.json", [], "--init-from {0}: a file, not a folder"),
+        (trained, [], "--init-from {0}: no config.json there; expected a save_pretrained folder such as a run's "
+                      "resnet-v2-epochs/best"),  # the run's folder, not its model folder
         (source, ["--block-repeats", "2", "1", "1"], "--init-from {0}: another network than this run's "
                                                      "(block_repeats [1, 1, 1] there, [2, 1, 1] here)"),
         (other_labels, [], "--init-from {0}: another network than this run's (labels ['class_0', 'class_1', "
@@ -386,5 +391,14 @@ def test_init_from_refuses_a_missing_folder_or_another_network_before_any_work(t
         out = tmp_path / "run"
         assert train_main(["--data", str(kaggle_data), "--output-dir", str(out), "--epochs", "1", *FAST_FLAGS,
                            *flags, "--init-from", str(init)]) == 2
-        assert message.format(init) in capsys.readouterr().err
+        error = capsys.readouterr().err
+        assert message.format(init) in error and error.count("\n") == 1, error  # one line
         assert not (out / "resnet-v2-epochs").exists()
+
+
+def test_init_from_at_another_image_size_loads_and_warns(trained: Path, caplog: pytest.LogCaptureFixture) -> None:
+    source = trained / "resnet-v2-epochs" / "best"  # trained at 75 px
+    model = InceptionResNetV2(image_size=96, block_repeats=(1, 1, 1))
+    load_initial_weights(model, str(source))
+    assert torch.equal(model.classifier.weight, InceptionResNetV2.from_pretrained(source).classifier.weight)
+    assert f"--init-from {source} was trained at 75 px; this run trains at 96 px (pass --image-size 75" in caplog.text
