@@ -51,6 +51,7 @@ def test_shipped_model_metadata_names_the_data_not_machine_paths() -> None:
     assert re.fullmatch(r"FER2013 [\w ,]+ \(3589 images\)", config["training"]["validation_data"])
     assert "/" not in json.dumps({key: config["training"][key] for key in ("train_data", "validation_data")})
     assert "shared/data" not in json.dumps(config) + card and "../" not in json.dumps(config) + card
+    assert [value for value in config["training"].values() if str(value).startswith("/")] == []  # e.g. init_from
     header = card.split("---")[1]
     assert "datasets:\n- fer2013" in header and "model-index:" in header and "split: PublicTest" in header
     assert f"value: {config['metrics']['accuracy']:.4f}" in header and "type: f1" in header
