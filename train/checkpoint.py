@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from fer_model import InceptionResNetV2
+from fer_model import InceptionResNetV2, ModelLoadError
 from fer_model.files import atomic_folder, atomic_write
-from fer_model.model import ModelLoadError
 
 log = logging.getLogger(__name__)
 EPOCHS_DIR = "resnet-v2-epochs"
