@@ -160,8 +160,9 @@ def model_info(recognizer: EmotionRecognizer, card_url: str | None) -> str:
         f"({recognizer.classifier.precision}).",
     ]
     if training:
+        start = f", fine-tuning {without_paths(str(training['init_from']))}" if training.get("init_from") else ""
         lines.append(f"- Trained on: {without_paths(str(training.get('train_data', '?')))}, "
-                     f"{training.get('epochs', '?')} epochs.")
+                     f"{training.get('epochs', '?')} epochs{start}.")
     if metrics:
         views = tta_name(metrics)
         tta = f", with {views} test-time augmentation (this page uses one view)" if views else ""
