@@ -23,7 +23,8 @@ from huggingface_hub import (
     snapshot_download,
 )
 from huggingface_hub import constants as hub_constants
-from huggingface_hub.errors import EntryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+from huggingface_hub.utils import validate_repo_id
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
@@ -232,6 +233,7 @@ class InceptionResNetV2(
 
         Raises ModelLoadError naming the folder or repo when it cannot be found, fetched or read.
         """
+        _check_is_folder_or_repo_id(str(pretrained_model_name_or_path))
         offline = ""
         local = os.path.isdir(pretrained_model_name_or_path) or kwargs.get("local_files_only")
         if not local and not _hub_resolves():  # the cache or a clear error now, not a minute of retries and log lines
@@ -322,10 +324,24 @@ def _config_file(folder_or_id: str | Path, hub_kwargs: dict[str, Any]) -> Path:
     return Path(hf_hub_download(str(folder_or_id), "config.json", **download_kwargs))
 
 
+def _check_is_folder_or_repo_id(name: str) -> None:
+    """Refuse a file, or a missing folder that cannot be a Hub repo id either (``/data/model``, ``./model``)."""
+    if os.path.isdir(name):
+        return
+    expected = "expected a folder written by save_pretrained or a Hub repo id"
+    if os.path.exists(name):
+        raise ModelLoadError(f"{name}: a file, not a folder; {expected}")
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise ModelLoadError(f"{name or repr(name)}: no such folder; {expected}") from None
+
+
 def _check_config_keys(config_file: Path, cls: type) -> None:
     """Refuse a config.json that is not a JSON object of keys this version knows (a typo, another library's model)."""
     if not config_file.exists() and not config_file.is_symlink():
-        return
+        raise ModelLoadError(f"{config_file.parent}: no config.json there; expected a folder written by "
+                             "save_pretrained (a training run's model is its resnet-v2-epochs/best)")
     config = _read_json(config_file)
     if not isinstance(config, dict):
         raise ModelLoadError(f"{config_file}: expected a JSON object of config keys, got {type(config).__name__}")
@@ -361,13 +377,28 @@ def _weight_files(folder: Path) -> list[Path]:
 
 def load_weights(model: nn.Module, folder: Path, strict: bool = True) -> None:
     """Load ``model.safetensors`` (or its shards) from ``folder`` into ``model``, with errors naming the file."""
+    shapes: dict[str, list[int]] = {}
     for path in _weight_files(folder):
         try:
             with safe_open(str(path), framework="pt") as handle:
-                handle.keys()
+                names = handle.keys()
+                shapes.update({name: handle.get_slice(name).get_shape() for name in names})
         except (SafetensorError, OSError) as error:
             raise ModelLoadError(f"{path}: not a valid safetensors file ({error}); export it again") from error
-    try:
-        load_torch_model(model, folder, strict=strict, safe=True)
-    except RuntimeError as error:
-        raise ModelLoadError(f"{folder}: weights do not fit this model's config.json: {error}") from error
+    problems = _weight_mismatches(shapes, {key: list(value.shape) for key, value in model.state_dict().items()}, strict)
+    if problems:
+        raise ModelLoadError(f"{folder}: weights do not fit this model's config.json: {'; '.join(problems)}")
+    load_torch_model(model, folder, strict=strict, safe=True)
+
+
+def _weight_mismatches(saved: dict[str, list[int]], expected: dict[str, list[int]], strict: bool) -> list[str]:
+    """One short phrase per kind of mismatch (counts and the first 3 names), so the error stays on one line."""
+    def first(names: list[str]) -> str:
+        return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+    missing = [key for key in expected if key not in saved] if strict else []
+    unexpected = [key for key in saved if key not in expected] if strict else []
+    reshaped = [f"{key} {saved[key]} in the file, {shape} here" for key, shape in expected.items()
+                if key in saved and saved[key] != shape]
+    return [f"{len(names)} {kind} ({first(names)})" for kind, names in
+            (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped)) if names]

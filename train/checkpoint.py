@@ -37,13 +37,6 @@ def load_initial_weights(model: InceptionResNetV2, source: str) -> None:
 
     Raises ValueError naming the source when it cannot be loaded or is another network (labels, blocks, input).
     """
-    folder = Path(source)
-    if folder.is_dir() and not (folder / "config.json").is_file():
-        raise ValueError(f"--init-from {source}: no config.json there; expected a save_pretrained folder such as a "
-                         "run's resnet-v2-epochs/best")
-    if not folder.is_dir() and (folder.exists() or folder.is_absolute() or source.startswith((".", "~"))):
-        problem = "a file, not a folder" if folder.exists() else "no such folder"
-        raise ValueError(f"--init-from {source}: {problem}; expected a save_pretrained folder or a Hub repo id")
     try:
         start = InceptionResNetV2.from_pretrained(source)
     except ModelLoadError as error:

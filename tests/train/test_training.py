@@ -376,11 +376,11 @@ def test_init_from_refuses_a_missing_folder_or_another_network_before_any_work(t
     InceptionResNetV2(num_classes=3, image_size=75, block_repeats=(1, 1, 1)).save_pretrained(other_labels)
     source = trained / "resnet-v2-epochs" / "best"
     cases = [
-        (tmp_path / "nowhere", [], "--init-from {0}: no such folder; expected a save_pretrained folder or a Hub "
-                                   "repo id"),
+        (tmp_path / "nowhere", [], "--init-from {0}: no such folder; expected a folder written by save_pretrained "
+                                   "or a Hub repo id"),
         (source / "config.json", [], "--init-from {0}: a file, not a folder"),
-        (trained, [], "--init-from {0}: no config.json there; expected a save_pretrained folder such as a run's "
-                      "resnet-v2-epochs/best"),  # the run's folder, not its model folder
+        (trained, [], "--init-from {0}: no config.json there; expected a folder written by save_pretrained (a "
+                      "training run's model is its resnet-v2-epochs/best)"),  # the run's folder, not its model folder
         (source, ["--block-repeats", "2", "1", "1"], "--init-from {0}: another network than this run's "
                                                      "(block_repeats [1, 1, 1] there, [2, 1, 1] here)"),
         (other_labels, [], "--init-from {0}: another network than this run's (labels ['class_0', 'class_1', "
