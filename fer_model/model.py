@@ -18,14 +18,14 @@ import torch
 from huggingface_hub import (
     PyTorchModelHubMixin,
     hf_hub_download,
-    load_torch_model,
     save_torch_state_dict,
     snapshot_download,
 )
 from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
 from .blocks import (
@@ -233,6 +233,8 @@ class InceptionResNetV2(
 
         Raises ModelLoadError naming the folder or repo when it cannot be found, fetched or read.
         """
+        if str(pretrained_model_name_or_path).startswith("~"):  # not a repo id; a shell leaves ~ in --model=~/m
+            pretrained_model_name_or_path = os.path.expanduser(pretrained_model_name_or_path)
         _check_is_folder_or_repo_id(str(pretrained_model_name_or_path))
         offline = ""
         local = os.path.isdir(pretrained_model_name_or_path) or kwargs.get("local_files_only")
@@ -354,6 +356,9 @@ def _check_config_keys(config_file: Path, cls: type) -> None:
 def _weight_files(folder: Path) -> list[Path]:
     """The safetensors files of a saved model: the single file, or every shard its index names."""
     single, index = folder / "model.safetensors", folder / "model.safetensors.index.json"
+    if _regular_file(single) and _regular_file(index):
+        raise ModelLoadError(f"{folder}: both model.safetensors and model.safetensors.index.json; expected one "
+                             "(save_pretrained writes either, so which weights are meant is unclear)")
     if _regular_file(single):
         return [single]
     if not _regular_file(index):
@@ -377,28 +382,32 @@ def _weight_files(folder: Path) -> list[Path]:
 
 def load_weights(model: nn.Module, folder: Path, strict: bool = True) -> None:
     """Load ``model.safetensors`` (or its shards) from ``folder`` into ``model``, with errors naming the file."""
-    shapes: dict[str, list[int]] = {}
-    for path in _weight_files(folder):
+    state: dict[str, torch.Tensor] = {}
+    for path in _weight_files(folder):  # exactly the files checked: another *.safetensors beside them is not read
         try:
-            with safe_open(str(path), framework="pt") as handle:
-                names = handle.keys()
-                shapes.update({name: handle.get_slice(name).get_shape() for name in names})
+            tensors = load_file(path)
         except (SafetensorError, OSError) as error:
             raise ModelLoadError(f"{path}: not a valid safetensors file ({error}); export it again") from error
+        if twice := sorted(state.keys() & tensors.keys()):  # which copy won would depend on the shards' order
+            raise ModelLoadError(f"{path}: tensors also in another shard: {_first(twice)}")
+        state.update(tensors)
+    shapes = {key: list(value.shape) for key, value in state.items()}
     problems = _weight_mismatches(shapes, {key: list(value.shape) for key, value in model.state_dict().items()}, strict)
     if problems:
         raise ModelLoadError(f"{folder}: weights do not fit this model's config.json: {'; '.join(problems)}")
-    load_torch_model(model, folder, strict=strict, safe=True)
+    model.load_state_dict(state, strict=strict)
+
+
+def _first(names: list[str]) -> str:
+    """The first three names, and '...' when there are more: enough to recognise a problem on one line."""
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 def _weight_mismatches(saved: dict[str, list[int]], expected: dict[str, list[int]], strict: bool) -> list[str]:
     """One short phrase per kind of mismatch (counts and the first 3 names), so the error stays on one line."""
-    def first(names: list[str]) -> str:
-        return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-
     missing = [key for key in expected if key not in saved] if strict else []
-    unexpected = [key for key in saved if key not in expected] if strict else []
+    unexpected = sorted(key for key in saved if key not in expected) if strict else []
     reshaped = [f"{key} {saved[key]} in the file, {shape} here" for key, shape in expected.items()
                 if key in saved and saved[key] != shape]
-    return [f"{len(names)} {kind} ({first(names)})" for kind, names in
+    return [f"{len(names)} {kind} ({_first(names)})" for kind, names in
             (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped)) if names]
