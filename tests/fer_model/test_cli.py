@@ -64,7 +64,7 @@ def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     Image.new("RGB", (64, 64)).save(tmp_path / "photo.png")
     result = run_cli("predict", str(tmp_path / "photo.png"), "--model", str(tmp_path / "empty"))
     assert result.returncode == 2
-    assert "no model.safetensors" in result.stderr
+    assert f"{tmp_path / 'empty'}: no config.json there; expected a folder written by save_pretrained" in result.stderr
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def test_explain_shows_the_chosen_face(client: Client) -> None:
 
 
 def test_missing_model_folder_fails_at_start_up(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match=r"app exited with [12]:[\s\S]*no model.safetensors"):
+    with pytest.raises(RuntimeError, match=r"app exited with [12]:[\s\S]*nothing: no config.json there"):
         (tmp_path / "nothing").mkdir()
         with running_app(tmp_path / "nothing", tmp_path / "log.txt"):
             pass
