@@ -233,21 +233,20 @@ class InceptionResNetV2(
 
         Raises ModelLoadError naming the folder or repo when it cannot be found, fetched or read.
         """
-        if str(pretrained_model_name_or_path).startswith("~"):  # not a repo id; a shell leaves ~ in --model=~/m
-            pretrained_model_name_or_path = os.path.expanduser(pretrained_model_name_or_path)
-        _check_is_folder_or_repo_id(str(pretrained_model_name_or_path))
+        name = os.path.expanduser(pretrained_model_name_or_path)  # a shell leaves ~ in --model=~/m; repo ids have none
+        _check_is_folder_or_repo_id(name)
         offline = ""
-        local = os.path.isdir(pretrained_model_name_or_path) or kwargs.get("local_files_only")
+        local = os.path.isdir(name) or kwargs.get("local_files_only")
         if not local and not _hub_resolves():  # the cache or a clear error now, not a minute of retries and log lines
             kwargs, offline = {**kwargs, "local_files_only": True}, "; the Hub cannot be reached from here"
         try:
-            _check_config_keys(_config_file(pretrained_model_name_or_path, kwargs), cls)  # before the mixin parses it
-            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+            _check_config_keys(_config_file(name, kwargs), cls)  # before the mixin parses it
+            return super().from_pretrained(name, **kwargs)
         except ModelLoadError:
             raise
         except (EntryNotFoundError, OSError, ValueError) as error:  # Hub and network errors subclass these
             raise ModelLoadError(
-                f"{pretrained_model_name_or_path}: not a model folder here and not loadable from the Hugging Face "
+                f"{name}: not a model folder here and not loadable from the Hugging Face "
                 f"Hub{offline} ({type(error).__name__}: {error})"
             ) from error
 
